@@ -1,0 +1,3 @@
+"""tinytorch-harness: grade TinyTorch milestone extras against YAML criteria."""
+
+__version__ = "0.1.0"
