@@ -1,0 +1,370 @@
+"""Criteria YAML (contracts §3): pydantic models, and a loader whose errors carry file:line.
+
+An error reads ``criteria/x.yaml:12: checks[0].rule: expected one of min|max|range|equals|allclose``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    StrictBool,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+RULE_KINDS = ("min", "max", "range", "equals", "allclose")
+PROFILE_NAMES = ("full", "quick")
+Identifier = Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
+ModuleName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")]
+
+
+def _invalid(message: str) -> PydanticCustomError:
+    """A validation error whose text is exactly ``message``."""
+    return PydanticCustomError("criteria", "{message}", {"message": message})
+
+
+class CriteriaError(Exception):
+    """One or more criteria files are invalid; ``problems`` holds ``file:line: field: message`` lines."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors (reported with a did-you-mean hint by the loader)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def fmt_number(x: float | int | bool | str) -> str:
+    """Numbers as in reasons: ``0.912``, ``120.000``, ``1.5e-05``."""
+    if isinstance(x, (bool, str)):
+        return str(x)
+    x = float(x)
+    if not math.isfinite(x):
+        return str(x)
+    if x == 0 or 1e-2 <= abs(x) < 1e5:
+        return f"{x:.3f}"
+    return f"{x:.3g}"
+
+
+class AllClose(_Strict):
+    value: float
+    rtol: float = Field(default=1e-5, ge=0)
+    atol: float = Field(default=1e-8, ge=0)
+
+
+class Rule(_Strict):
+    """Exactly one of min | max | range | equals | allclose."""
+
+    min: float | None = None
+    max: float | None = None
+    range: tuple[float, float] | None = None
+    equals: StrictBool | float | str | None = Field(default=None, union_mode="left_to_right")
+    allclose: AllClose | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _exactly_one(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or len(data) != 1 or next(iter(data)) not in RULE_KINDS:
+            got = list(data) if isinstance(data, dict) else type(data).__name__
+            raise PydanticCustomError(
+                "rule_kind", "expected one of {kinds} (exactly one), got {got}",
+                {"kinds": "|".join(RULE_KINDS), "got": str(got)},
+            )
+        return data
+
+    @field_validator("range")
+    @classmethod
+    def _ordered(cls, value):
+        if value is not None and value[0] > value[1]:
+            raise _invalid(f"range [lo, hi] needs lo <= hi, got {list(value)}")
+        return value
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in RULE_KINDS if getattr(self, k) is not None)
+
+    def describe(self) -> str:
+        """Human text of the rule: ``>= 0.950``."""
+        kind = self.kind
+        if kind == "min":
+            return f">= {fmt_number(self.min)}"
+        if kind == "max":
+            return f"<= {fmt_number(self.max)}"
+        if kind == "range":
+            return f"in [{fmt_number(self.range[0])}, {fmt_number(self.range[1])}]"
+        if kind == "equals":
+            return f"== {fmt_number(self.equals)}"
+        a = self.allclose
+        return f"~= {fmt_number(a.value)} (rtol={a.rtol:g}, atol={a.atol:g})"
+
+    def miss_reason(self, metric: str, value: float | int | bool | str) -> str | None:
+        """None when ``value`` satisfies the rule, else the reason it does not."""
+        v, kind = value, self.kind
+        if kind == "equals":
+            if _same_value(v, self.equals):
+                return None
+            return f"{metric} {fmt_number(v)} != {fmt_number(self.equals)} required"
+        if isinstance(v, (bool, str)):
+            return f"{metric} is {v!r}, a number is required"
+        if kind == "min" and not v >= self.min:
+            return f"{metric} {fmt_number(v)} < {fmt_number(self.min)} required"
+        if kind == "max" and not v <= self.max:
+            return f"{metric} {fmt_number(v)} > {fmt_number(self.max)} allowed"
+        if kind == "range" and not self.range[0] <= v <= self.range[1]:
+            return f"{metric} {fmt_number(v)} outside {self.describe()[3:]} required"
+        if kind == "allclose":
+            a = self.allclose
+            if not abs(v - a.value) <= a.atol + a.rtol * abs(a.value):
+                return f"{metric} {fmt_number(v)} not {self.describe()}"
+        return None
+
+
+def _same_value(a, b) -> bool:
+    """Equality that keeps bools, strings and numbers apart (True is not 1)."""
+    kinds = [bool if isinstance(x, bool) else str if isinstance(x, str) else float for x in (a, b)]
+    return kinds[0] is kinds[1] and a == b
+
+
+class Partial(_Strict):
+    """Linear credit between ``floor`` (0 points) and the rule's bound (full points)."""
+
+    floor: float
+
+
+class BudgetSpec(_Strict):
+    wall_seconds: PositiveFloat
+    memory_mib: PositiveInt
+    cpus: PositiveFloat = 1.0
+    pids: PositiveInt = 64
+    out_mib: PositiveInt = 64
+
+
+class Profile(_Strict):
+    args: list[str] = []
+    env: dict[str, str] = {}
+    expected_seconds: PositiveFloat
+    budget: BudgetSpec
+
+
+class Check(_Strict):
+    name: Identifier
+    metric: str = Field(min_length=1)
+    source: Literal["reported", "artifact"] = "reported"
+    scorer: str | None = None
+    artifact: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+$")
+    labels: str | None = Field(default=None, pattern=r"^[a-z0-9_]+:[a-z0-9_]+$")
+    rule: Rule
+    profile_rules: dict[str, Rule] = {}
+    partial: Partial | None = None
+    points: float = Field(default=1.0, ge=0)
+    visibility: Literal["visible", "hidden"] = "visible"
+    explain: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Check:
+        artifact_fields = {"scorer": self.scorer, "artifact": self.artifact, "labels": self.labels}
+        if self.source == "artifact":
+            missing = [k for k, v in artifact_fields.items() if v is None]
+            if missing:
+                raise PydanticCustomError(
+                    "artifact_fields", "source: artifact needs {missing}", {"missing": ", ".join(missing)}
+                )
+        elif any(v is not None for v in artifact_fields.values()):
+            raise PydanticCustomError(
+                "artifact_fields", "scorer/artifact/labels are only for source: artifact", {}
+            )
+        for profile in self.profile_rules:
+            if profile not in PROFILE_NAMES:
+                raise PydanticCustomError(
+                    "profile_name", "profile_rules: unknown profile {p!r}; expected one of {names}",
+                    {"p": profile, "names": "|".join(PROFILE_NAMES)},
+                )
+        if self.partial is not None:
+            _check_partial(self.partial.floor, self.rule, "rule")
+            for profile, rule in self.profile_rules.items():
+                _check_partial(self.partial.floor, rule, f"profile_rules.{profile}")
+        return self
+
+    def rule_for(self, profile: str) -> Rule:
+        return self.profile_rules.get(profile, self.rule)
+
+
+def _check_partial(floor: float, rule: Rule, where: str) -> None:
+    if rule.kind not in ("min", "max"):
+        raise _invalid(f"partial credit needs a min or max rule, {where} is {rule.kind}")
+    if rule.kind == "min" and not floor < rule.min:
+        raise _invalid(f"partial.floor {floor} must be below the min {rule.min} of {where}")
+    if rule.kind == "max" and not floor > rule.max:
+        raise _invalid(f"partial.floor {floor} must be above the max {rule.max} of {where}")
+
+
+class Criterion(_Strict):
+    id: Identifier
+    title: str = Field(min_length=1)
+    script: str = Field(pattern=r"^[A-Za-z0-9_.-]+\.py$")
+    milestone: str = Field(min_length=1)
+    description: str | None = None
+    requires: list[ModuleName] = []
+    datasets: list[Identifier] = []
+    profiles: dict[Literal["full", "quick"], Profile]
+    checks: list[Check] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Criterion:
+        missing = [p for p in PROFILE_NAMES if p not in self.profiles]
+        if missing:
+            raise _invalid(f"profiles needs {' and '.join(missing)} (each with expected_seconds and budget)")
+        names = [c.name for c in self.checks]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise PydanticCustomError("duplicate", "check names must be unique, repeated: {d}",
+                                      {"d": ", ".join(duplicates)})
+        return self
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.points for c in self.checks)
+
+
+# --- loading with line numbers -------------------------------------------------------------
+
+def _construct(node: yaml.Node, path: tuple, ctx: _LoadContext) -> Any:
+    """Build Python data from a composed YAML node, recording each path's 1-based line."""
+    ctx.lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        result = {}
+        for key_node, value_node in node.value:
+            key = ctx.loader.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int)):
+                ctx.problem(key_node, path, "keys must be plain names")
+                continue
+            if key in result:
+                ctx.problem(key_node, path + (key,), "duplicate key (remove one)")
+            result[key] = _construct(value_node, path + (key,), ctx)
+            ctx.lines[path + (key,)] = key_node.start_mark.line + 1
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct(item, path + (i,), ctx) for i, item in enumerate(node.value)]
+    return ctx.loader.construct_object(node, deep=True)
+
+
+class _LoadContext:
+    """Per-file state of the loader: the constructor, the line map and the problems found."""
+
+    def __init__(self, where: str):
+        self.where = where
+        self.loader = yaml.SafeLoader("")
+        self.lines: dict[tuple, int] = {}
+        self.problems: list[str] = []
+
+    def problem(self, node: yaml.Node, loc: tuple, message: str) -> None:
+        self.problems.append(f"{self.where}:{node.start_mark.line + 1}: {_loc_text(loc)}: {message}")
+
+
+def _loc_text(loc: tuple) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _line_for(loc: tuple, lines: dict) -> int:
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return 1
+
+
+def _clean_loc(error: dict) -> tuple:
+    """Drop pydantic's union/literal tags from a location; add the unknown key itself."""
+    tags = [p for p in error["loc"] if isinstance(p, str) and ("[" in p or p.startswith("function"))]
+    loc = tuple(p for p in error["loc"] if p not in tags)
+    return loc
+
+
+def _message(error: dict, loc: tuple) -> str:
+    if error["type"] == "extra_forbidden":
+        key = str(loc[-1])
+        known = {name for model in _Strict.__subclasses__() for name in model.model_fields}
+        hint = difflib.get_close_matches(key, sorted(known), n=1)
+        return f"unknown key {key!r}" + (f" (did you mean {hint[0]!r}?)" if hint else " (remove it)")
+    return error["msg"].removeprefix("Value error, ")
+
+
+def load_criterion(path: Path, display: str | None = None) -> Criterion:
+    """Parse and validate one criteria file; raise CriteriaError with ``file:line: field: message``."""
+    where = display or str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except OSError as exc:
+        raise CriteriaError([f"{where}: cannot read: {exc.strerror}"]) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise CriteriaError([f"{where}{line}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
+    if node is None:
+        raise CriteriaError([f"{where}:1: file is empty; expected a mapping with id, title, script, ..."])
+    ctx = _LoadContext(where)
+    data = _construct(node, (), ctx)
+    lines, problems = ctx.lines, ctx.problems
+    if not isinstance(data, dict):
+        raise CriteriaError([f"{where}:1: expected a mapping at the top level, got {type(data).__name__}"])
+    try:
+        criterion = Criterion.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            loc = _clean_loc(error)
+            problems.append(f"{where}:{_line_for(loc, lines)}: {_loc_text(loc)}: {_message(error, loc)}")
+        raise CriteriaError(_dedupe(problems)) from None
+    if criterion.id != Path(path).stem:
+        problems.append(f"{where}:{lines.get(('id',), 1)}: id: {criterion.id!r} must equal the file name "
+                        f"stem {Path(path).stem!r} (rename the file or the id)")
+    if problems:
+        raise CriteriaError(problems)
+    return criterion
+
+
+def _dedupe(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def load_all(criteria_dir: Path, files: list[Path] | None = None) -> dict[str, Criterion]:
+    """Load every ``*.yaml`` (or just ``files``); collect all problems before raising."""
+    criteria_dir = Path(criteria_dir)
+    paths = sorted(files) if files else sorted(criteria_dir.glob("*.yaml"))
+    loaded: dict[str, Criterion] = {}
+    problems: list[str] = []
+    for path in paths:
+        display = _display_path(path)
+        try:
+            criterion = load_criterion(path, display)
+        except CriteriaError as exc:
+            problems.extend(exc.problems)
+            continue
+        loaded[criterion.id] = criterion
+    if problems:
+        raise CriteriaError(problems)
+    return loaded
+
+
+def _display_path(path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
