@@ -1,0 +1,1 @@
+"""The canonical report (model.py) and the writers that render it."""
