@@ -1,0 +1,166 @@
+"""Generate the TinyTalks question/answer dataset (deterministic, stdlib only).
+
+Run from anywhere: ``python extras/data/tinytalks/generate.py``. It rewrites
+``train.jsonl``, ``val.jsonl`` and ``test.jsonl`` next to this file; the output is
+byte-identical on every run (fixed seed, sorted inputs).
+
+Each line is ``{"category": ..., "question": ..., "answer": ...}``. Two kinds of
+patterns:
+- fact patterns (colours, opposites, animal sounds, counting, capitals): every fact
+  is asked with several phrasings. A held-out pair always uses a fact the training
+  split shows in another phrasing, and a phrasing the training split shows with
+  other facts, so a model can answer it by combining what it learned;
+- copy patterns (greetings, echoes, plurals): held-out pairs use new names and
+  words, so the model must copy from the question rather than recall.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+SEED = 2026
+HERE = Path(__file__).resolve().parent
+
+COLOURS = {
+    "banana": "yellow", "lemon": "yellow", "grass": "green", "leaf": "green", "frog": "green",
+    "sky": "blue", "sea": "blue", "snow": "white", "cloud": "white", "milk": "white",
+    "coal": "black", "crow": "black", "cherry": "red", "tomato": "red", "strawberry": "red",
+    "carrot": "orange", "pumpkin": "orange", "plum": "purple", "grape": "purple", "chocolate": "brown",
+}
+COLOUR_TEMPLATES = ["what color is a {x}?", "what is the color of a {x}?", "tell me the color of a {x}."]
+
+OPPOSITES = {
+    "hot": "cold", "big": "small", "fast": "slow", "up": "down", "day": "night", "old": "new",
+    "happy": "sad", "light": "dark", "open": "closed", "early": "late", "full": "empty",
+    "wet": "dry", "tall": "short", "hard": "soft", "loud": "quiet", "near": "far",
+}
+OPPOSITE_TEMPLATES = ["what is the opposite of {x}?", "say the opposite of {x}.", "opposite of {x}?"]
+
+SOUNDS = {
+    "cow": "moo", "dog": "woof", "cat": "meow", "duck": "quack", "sheep": "baa", "owl": "hoot",
+    "pig": "oink", "bee": "buzz", "snake": "hiss", "lion": "roar", "horse": "neigh", "mouse": "squeak",
+}
+SOUND_TEMPLATES = ["what does a {x} say?", "what sound does a {x} make?", "how does a {x} talk?"]
+
+NUMBERS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
+AFTER_TEMPLATES = ["what comes after {x}?", "what number follows {x}?"]
+BEFORE_TEMPLATES = ["what comes before {x}?", "what number is before {x}?"]
+
+CAPITALS = {
+    "france": "paris", "spain": "madrid", "italy": "rome", "japan": "tokyo", "egypt": "cairo",
+    "peru": "lima", "kenya": "nairobi", "norway": "oslo", "chile": "santiago", "canada": "ottawa",
+}
+CAPITAL_TEMPLATES = ["what is the capital of {x}?", "name the capital of {x}.",
+                     "which city is the capital of {x}?"]
+
+NAMES = [
+    "ada", "alan", "amir", "anna", "ben", "carla", "dev", "dora", "eli", "emma", "finn", "gia",
+    "hugo", "ida", "ivan", "jade", "kai", "lena", "leo", "maya", "max", "nia", "noah", "omar",
+    "pia", "raj", "rosa", "sam", "sara", "tom", "uma", "vera", "wes", "yara", "zoe", "kim",
+    "luis", "mina", "otto", "ruth",
+]
+GREETING_TEMPLATES = [("hi, i am {x}.", "hello {x}, nice to meet you."), ("my name is {x}.", "hi {x}!")]
+
+WORDS = [
+    "apple", "river", "stone", "music", "paper", "dream", "light", "sugar", "ocean", "tiger",
+    "candle", "garden", "pencil", "rocket", "window", "silver", "bridge", "forest", "planet", "button",
+    "cookie", "dragon", "island", "jacket", "kitten", "lizard", "marble", "needle", "orange", "pepper",
+]
+ECHO_TEMPLATE = ("please repeat: {x}", "{x}.")
+PLURAL_TEMPLATE = ("what is the plural of {x}?", "{x}s.")
+
+SMALL_TALK = [
+    ("how are you?", "i am fine, thank you."),
+    ("good morning!", "good morning to you too."),
+    ("good night!", "sleep well."),
+    ("thank you!", "you are welcome."),
+    ("what is your name?", "i am tinytalks."),
+    ("are you a robot?", "i am a tiny model."),
+    ("do you like music?", "yes, i like music."),
+    ("goodbye!", "bye, see you soon."),
+]
+
+
+def fact_rows(category: str, facts: dict, templates: list[str]) -> list[list[dict]]:
+    """One group per fact: the fact asked with every phrasing."""
+    return [
+        [{"category": category, "question": t.format(x=key), "answer": f"{value}.", "template": i}
+         for i, t in enumerate(templates)]
+        for key, value in sorted(facts.items())
+    ]
+
+
+def counting_groups() -> list[list[dict]]:
+    groups = []
+    for i in range(len(NUMBERS) - 1):
+        low, high = NUMBERS[i], NUMBERS[i + 1]
+        groups.append([{"category": "counting", "question": t.format(x=low), "answer": f"{high}.",
+                        "template": j} for j, t in enumerate(AFTER_TEMPLATES)])
+        groups.append([{"category": "counting", "question": t.format(x=high), "answer": f"{low}.",
+                        "template": 2 + j} for j, t in enumerate(BEFORE_TEMPLATES)])
+    return groups
+
+
+def split_fact_groups(groups: list[list[dict]], rng: random.Random, held_out_share: float):
+    """Hold out one phrasing of some facts; the fact stays in training through its other phrasings."""
+    train, held = [], []
+    for group in groups:
+        group = list(group)
+        rng.shuffle(group)
+        if len(group) > 1 and rng.random() < held_out_share * len(group):
+            held.append(group.pop())
+        train.extend(group)
+    return train, held
+
+
+def copy_rows(category: str, values: list[str], templates: list[tuple[str, str]]) -> list[dict]:
+    return [{"category": category, "question": q.format(x=v), "answer": a.format(x=v), "template": i}
+            for v in values for i, (q, a) in enumerate(templates)]
+
+
+def split_copy_values(values: list[str], rng: random.Random, held_out: int) -> tuple[list[str], list[str]]:
+    """New names/words for the held-out splits: never seen in training."""
+    values = sorted(values)
+    rng.shuffle(values)
+    return values[held_out:], values[:held_out]
+
+
+def build(seed: int = SEED) -> dict[str, list[dict]]:
+    rng = random.Random(seed)
+    groups = (fact_rows("colour", COLOURS, COLOUR_TEMPLATES)
+              + fact_rows("opposite", OPPOSITES, OPPOSITE_TEMPLATES)
+              + fact_rows("sound", SOUNDS, SOUND_TEMPLATES)
+              + fact_rows("capital", CAPITALS, CAPITAL_TEMPLATES)
+              + counting_groups())
+    train, held = split_fact_groups(groups, rng, held_out_share=0.2)
+
+    for category, values, templates, n_held in (
+        ("greeting", NAMES, GREETING_TEMPLATES, 12),
+        ("echo", WORDS, [ECHO_TEMPLATE], 8),
+        ("plural", WORDS, [PLURAL_TEMPLATE], 8),
+    ):
+        seen, unseen = split_copy_values(values, rng, n_held)
+        train += copy_rows(category, seen, templates)
+        held += copy_rows(category, unseen, templates)
+
+    train += [{"category": "small_talk", "question": q, "answer": a, "template": 0} for q, a in SMALL_TALK]
+
+    rng.shuffle(train)
+    rng.shuffle(held)
+    half = len(held) // 2
+    return {"train": train, "val": held[:half], "test": held[half:]}
+
+
+def main() -> None:
+    for split, rows in build().items():
+        path = HERE / f"{split}.jsonl"
+        with open(path, "w", encoding="utf-8", newline="\n") as handle:
+            for row in rows:
+                handle.write(json.dumps({k: row[k] for k in ("category", "question", "answer")}) + "\n")
+        print(f"{path.name}: {len(rows)} pairs")
+
+
+if __name__ == "__main__":
+    main()
