@@ -1,0 +1,55 @@
+"""Read a pipe to its end on a thread, keeping only the head and the tail of what came through."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+HEAD_BYTES = 32 * 1024
+TAIL_BYTES = 64 * 1024
+_CHUNK = 64 * 1024
+
+
+class CappedReader:
+    """Drain ``fd`` in the background; memory stays under head + tail + one chunk, whatever arrives."""
+
+    def __init__(self, fd: int, head_bytes: int = HEAD_BYTES, tail_bytes: int = TAIL_BYTES):
+        self._fd = fd
+        self._head_cap, self._tail_cap = head_bytes, tail_bytes
+        self._head = bytearray()
+        self._tail = bytearray()
+        self.total_bytes = 0
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        try:
+            while chunk := os.read(self._fd, _CHUNK):
+                self.total_bytes += len(chunk)
+                room = self._head_cap - len(self._head)
+                if room > 0:
+                    self._head += chunk[:room]
+                    chunk = chunk[room:]
+                if chunk:
+                    self._tail += chunk
+                    if len(self._tail) > 2 * self._tail_cap:  # trim rarely, not on every chunk
+                        del self._tail[: len(self._tail) - self._tail_cap]
+        except OSError:
+            pass
+        finally:
+            os.close(self._fd)
+
+    def join(self, timeout: float) -> bool:
+        """Wait for end of stream; False if something still holds the pipe open."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def text(self) -> str:
+        """Head, an elision marker naming the dropped byte count, and tail, decoded leniently."""
+        tail = bytes(self._tail[-self._tail_cap:])
+        dropped = self.total_bytes - len(self._head) - len(tail)
+        head = bytes(self._head).decode("utf-8", errors="replace")
+        if dropped <= 0:
+            return head + tail.decode("utf-8", errors="replace")
+        marker = f"\n[... {dropped} bytes of output omitted by the harness ...]\n"
+        return head + marker + tail.decode("utf-8", errors="replace")

@@ -1,0 +1,186 @@
+"""The local backend: a plain subprocess with rlimits. Convenient, NOT a security boundary.
+
+What it keeps of the sandbox: its own process group (the whole group is killed at the
+wall-clock budget), rlimits on address space, file size, core dumps and processes, a fresh
+work directory and ``/out`` directory, a scrubbed environment, stdin closed. What it cannot
+keep: no network isolation, no read-only file system, the student's code runs as this user.
+RLIMIT_NPROC counts every process of the user and is not enforced for root at all.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from harness.runners.base import Job, RunResult
+from harness.runners.capture import CappedReader
+
+_MIB = 1024 * 1024
+_OOM_MARKERS = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory")
+
+
+def sandbox_env(job: Job, workdir: Path, out_dir: Path, data_dir: Path | None) -> dict[str, str]:
+    """The only variables the script sees (contracts §2), then the profile's own ``env``."""
+    threads = str(max(1, int(job.budget.cpus)))
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+        "HOME": str(workdir),
+        "TMPDIR": str(workdir),
+        "LANG": "C.UTF-8",
+        "HARNESS_OUT": str(out_dir),
+        "HARNESS_SEED": str(job.seed),
+        "HARNESS_PROFILE": job.profile,
+        "PYTHONPATH": str(Path(job.submission_dir).resolve()),
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "OMP_NUM_THREADS": threads,
+        "OPENBLAS_NUM_THREADS": threads,
+        "MKL_NUM_THREADS": threads,
+    }
+    if data_dir is not None:
+        env["HARNESS_DATA_DIR"] = str(data_dir)
+    env.update(dict(job.env))
+    return env
+
+
+def _user_process_count() -> int:
+    uid = os.getuid()
+    count = 0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                count += entry.stat().st_uid == uid
+            except OSError:
+                continue
+    return count
+
+
+def _limits(job: Job) -> list[tuple[int, int]]:
+    """(resource, limit) pairs applied in the child before exec."""
+    memory = job.budget.memory_mib * _MIB
+    # NPROC counts all of the user's processes, so allow the ones already running plus the budget.
+    nproc = _user_process_count() + job.budget.pids
+    return [
+        (resource.RLIMIT_AS, memory),
+        (resource.RLIMIT_FSIZE, job.budget.out_mib * _MIB),
+        (resource.RLIMIT_NPROC, nproc),
+        (resource.RLIMIT_CORE, 0),
+    ]
+
+
+def _apply_limits(limits: list[tuple[int, int]]) -> None:
+    """Runs in the child between fork and exec: only async-signal-tolerant work here."""
+    for which, value in limits:
+        _, hard = resource.getrlimit(which)
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)
+        resource.setrlimit(which, (value, value))
+
+
+def _link_datasets(job: Job, workdir: Path) -> Path | None:
+    if not job.datasets:
+        return None
+    data_dir = workdir / ".harness-data"
+    data_dir.mkdir()
+    for name, host_dir in job.datasets:
+        (data_dir / name).symlink_to(Path(host_dir).resolve(), target_is_directory=True)
+    return data_dir
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _looks_out_of_memory(stderr: str, sig: int | None) -> bool:
+    """For a run that died and was not timed out: an allocation failure or the kernel's OOM killer."""
+    if sig == signal.SIGKILL:
+        return True  # the harness did not send it (no timeout): the kernel's OOM killer did
+    tail = stderr[-4000:]
+    return any(marker in tail for marker in _OOM_MARKERS)
+
+
+class LocalRunner:
+    """Run a job as a subprocess of this process (see the module docstring for its limits)."""
+
+    name = "local"
+
+    def available(self) -> tuple[bool, str]:
+        return True, ""
+
+    def describe(self) -> dict:
+        return {
+            "backend": "local",
+            "python": sys.executable,
+            "isolation": "process group + rlimits only; not a security boundary",
+        }
+
+    def run(self, job: Job) -> RunResult:
+        result = RunResult(job_id=job.job_id, backend=self.describe(), started_at=time.time())
+        workdir = Path(tempfile.mkdtemp(prefix="harness-work-"))
+        result.out_dir = Path(tempfile.mkdtemp(prefix="harness-out-"))
+        try:
+            self._run_in(job, workdir, result)
+        except OSError as exc:
+            result.infra_error = f"could not start {job.script}: {exc}"
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+            result.finished_at = time.time()
+        return result
+
+    def _run_in(self, job: Job, workdir: Path, result: RunResult) -> None:
+        script = (Path(job.extras_dir) / job.script).resolve()
+        env = sandbox_env(job, workdir, result.out_dir, _link_datasets(job, workdir))
+        limits = _limits(job)
+        start = time.monotonic()
+        proc = subprocess.Popen(
+            [sys.executable, "-s", str(script), *job.args],
+            cwd=workdir, env=env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=True, preexec_fn=lambda: _apply_limits(limits),
+        )
+        out = CappedReader(os.dup(proc.stdout.fileno()))
+        err = CappedReader(os.dup(proc.stderr.fileno()))
+        proc.stdout.close()
+        proc.stderr.close()
+        fired = threading.Event()
+
+        def on_timeout() -> None:
+            fired.set()
+            _kill_group(proc.pid)
+
+        timer = threading.Timer(job.budget.wall_seconds, on_timeout)
+        timer.daemon = True
+        timer.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        result.wall_seconds = time.monotonic() - start
+        timer.cancel()
+        proc.returncode = os.waitstatus_to_exitcode(status)  # so Popen never waits again
+        _kill_group(proc.pid)  # grandchildren left behind die with the group
+        drained = out.join(5.0) and err.join(5.0)
+
+        result.timed_out = fired.is_set()
+        if os.WIFSIGNALED(status):
+            result.signal = os.WTERMSIG(status)
+        else:
+            result.exit_code = os.WEXITSTATUS(status)
+        result.cpu_seconds = usage.ru_utime + usage.ru_stime
+        result.peak_rss_mib = usage.ru_maxrss / 1024.0  # Linux reports KiB
+        result.stdout = out.text()
+        result.stderr = err.text()
+        if not drained:
+            result.stderr += "\n[harness: a process outside the group kept the output pipe open]\n"
+        crashed = result.signal is not None or result.exit_code != 0
+        if crashed and not result.timed_out:
+            result.oom_killed = _looks_out_of_memory(result.stderr, result.signal)
