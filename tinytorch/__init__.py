@@ -1,0 +1,22 @@
+"""tinytorch: the reference implementation of the TinyTorch course package (numpy, float32)."""
+
+from tinytorch.core.activations import GELU, ReLU, Sigmoid, Softmax, Tanh, gelu, relu, sigmoid, softmax, tanh
+from tinytorch.core.autograd import enable_autograd, is_grad_enabled, no_grad
+from tinytorch.core.layers import Dropout, Flatten, Layer, Linear, Sequential
+from tinytorch.core.losses import BinaryCrossEntropyLoss, CrossEntropyLoss, MSELoss, log_softmax
+from tinytorch.core.optimizers import SGD, Adam, AdamW, Optimizer
+from tinytorch.core.random import manual_seed
+from tinytorch.core.tensor import Tensor, cat, concatenate, matmul, stack
+
+enable_autograd()
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor", "matmul", "concatenate", "cat", "stack",
+    "no_grad", "enable_autograd", "is_grad_enabled", "manual_seed",
+    "Layer", "Linear", "Dropout", "Sequential", "Flatten",
+    "ReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "relu", "sigmoid", "tanh", "gelu", "softmax",
+    "MSELoss", "CrossEntropyLoss", "BinaryCrossEntropyLoss", "log_softmax",
+    "Optimizer", "SGD", "Adam", "AdamW",
+]
