@@ -2,11 +2,20 @@
 
 from tinytorch.core.activations import GELU, ReLU, Sigmoid, Softmax, Tanh, gelu, relu, sigmoid, softmax, tanh
 from tinytorch.core.autograd import enable_autograd, is_grad_enabled, no_grad
+from tinytorch.core.dataloader import (
+    Compose,
+    DataLoader,
+    Dataset,
+    RandomCrop,
+    RandomHorizontalFlip,
+    TensorDataset,
+)
 from tinytorch.core.layers import Dropout, Flatten, Layer, Linear, Sequential
 from tinytorch.core.losses import BinaryCrossEntropyLoss, CrossEntropyLoss, MSELoss, log_softmax
 from tinytorch.core.optimizers import SGD, Adam, AdamW, Optimizer
 from tinytorch.core.random import manual_seed
 from tinytorch.core.tensor import Tensor, cat, concatenate, matmul, stack
+from tinytorch.core.training import CosineSchedule, Trainer, clip_grad_norm
 
 enable_autograd()
 
@@ -19,4 +28,6 @@ __all__ = [
     "ReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "relu", "sigmoid", "tanh", "gelu", "softmax",
     "MSELoss", "CrossEntropyLoss", "BinaryCrossEntropyLoss", "log_softmax",
     "Optimizer", "SGD", "Adam", "AdamW",
+    "Dataset", "TensorDataset", "DataLoader", "Compose", "RandomHorizontalFlip", "RandomCrop",
+    "Trainer", "CosineSchedule", "clip_grad_norm",
 ]
