@@ -1,0 +1,156 @@
+"""Text <-> token ids: a character tokenizer and a small byte-pair-encoding (BPE) tokenizer.
+
+Unknown-character policy (both tokenizers): id 0 is the special token "<unk>". Encoding a
+character that was not in the training corpus gives 0; decoding 0 gives the string "<unk>".
+So decode(encode(text)) == text exactly when every character of text was seen in training.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+__all__ = ["CharTokenizer", "BPETokenizer", "UNK_TOKEN", "UNK_ID"]
+
+UNK_TOKEN = "<unk>"
+UNK_ID = 0
+
+
+def _as_text(corpus, where: str) -> str:
+    if isinstance(corpus, str):
+        return corpus
+    if isinstance(corpus, (list, tuple)) and all(isinstance(t, str) for t in corpus):
+        return "\n".join(corpus)
+    raise TypeError(f"{where}: corpus must be a string or a list of strings, got {type(corpus).__name__}")
+
+
+def _as_id_list(ids, vocab_size: int, where: str) -> list[int]:
+    ids = ids.tolist() if hasattr(ids, "tolist") else list(ids)
+    out = [int(i) for i in ids]
+    bad = [i for i in out if not 0 <= i < vocab_size]
+    if bad:
+        raise ValueError(f"{where}: ids {bad[:5]} are outside the vocabulary [0, {vocab_size})")
+    return out
+
+
+class CharTokenizer:
+    """One id per character. vocab: optional list of characters; build_vocab(corpus) learns it.
+
+    Ids: 0 = "<unk>", then the characters in sorted order.
+    """
+
+    def __init__(self, vocab: list[str] | None = None):
+        self.vocab: list[str] = [UNK_TOKEN]
+        self.char_to_id: dict[str, int] = {}
+        if vocab is not None:
+            self._set_chars(vocab)
+
+    def _set_chars(self, chars) -> None:
+        chars = sorted(set(chars) - {UNK_TOKEN})
+        self.vocab = [UNK_TOKEN, *chars]
+        self.char_to_id = {c: i for i, c in enumerate(self.vocab) if i != UNK_ID}
+
+    def build_vocab(self, corpus) -> CharTokenizer:
+        """Learn the character set of a string (or list of strings); returns self."""
+        self._set_chars(_as_text(corpus, "CharTokenizer.build_vocab"))
+        return self
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    def encode(self, text: str) -> list[int]:
+        if not isinstance(text, str):
+            raise TypeError(f"CharTokenizer.encode expects a string, got {type(text).__name__}")
+        return [self.char_to_id.get(c, UNK_ID) for c in text]
+
+    def decode(self, ids) -> str:
+        return "".join(self.vocab[i] for i in _as_id_list(ids, self.vocab_size, "CharTokenizer.decode"))
+
+
+_CHUNK = re.compile(r" ?\w+| ?[^\w\s]+|\s+")
+
+
+class BPETokenizer:
+    """Character-level byte-pair encoding (Sennrich et al.), GPT-2 style pre-split into chunks.
+
+    train(corpus) starts from the corpus characters (plus "<unk>" at id 0) and repeatedly merges the
+    most frequent adjacent pair inside chunks (a word with its leading space, punctuation, whitespace)
+    until vocab_size tokens exist or no pair repeats. encode applies the merges in learned order.
+    """
+
+    def __init__(self, vocab_size: int = 256):
+        if vocab_size < 2:
+            raise ValueError(f"BPETokenizer vocab_size must be >= 2, got {vocab_size}")
+        self.target_vocab_size = int(vocab_size)
+        self.vocab: list[str] = [UNK_TOKEN]
+        self.token_to_id: dict[str, int] = {}
+        self.merges: list[tuple[str, str]] = []
+        self._ranks: dict[tuple[str, str], int] = {}
+        self._cache: dict[str, list[str]] = {}
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    def train(self, corpus) -> BPETokenizer:
+        """Learn the alphabet and the merges from a string or list of strings; returns self."""
+        text = _as_text(corpus, "BPETokenizer.train")
+        chunk_counts = Counter(_CHUNK.findall(text))
+        self.vocab = [UNK_TOKEN, *sorted(set(text))]
+        self.merges = []
+        words = {chunk: list(chunk) for chunk in chunk_counts}
+        while len(self.vocab) < self.target_vocab_size:
+            pairs: Counter = Counter()
+            for chunk, symbols in words.items():
+                for pair in zip(symbols, symbols[1:], strict=False):
+                    pairs[pair] += chunk_counts[chunk]
+            if not pairs:
+                break
+            best, count = max(pairs.items(), key=lambda item: (item[1], item[0]))
+            if count < 2:
+                break
+            self.merges.append(best)
+            self.vocab.append(best[0] + best[1])
+            words = {chunk: _merge_pair(symbols, best) for chunk, symbols in words.items()}
+        self.token_to_id = {t: i for i, t in enumerate(self.vocab) if i != UNK_ID}
+        self._ranks = {pair: rank for rank, pair in enumerate(self.merges)}
+        self._cache = {}
+        return self
+
+    def _tokenize_chunk(self, chunk: str) -> list[str]:
+        if chunk not in self._cache:
+            symbols = list(chunk)
+            while len(symbols) > 1:
+                pairs = zip(symbols, symbols[1:], strict=False)
+                ranked = [(self._ranks.get(pair, len(self._ranks)), pair) for pair in pairs]
+                rank, pair = min(ranked)
+                if rank == len(self._ranks):
+                    break
+                symbols = _merge_pair(symbols, pair)
+            self._cache[chunk] = symbols
+        return self._cache[chunk]
+
+    def encode(self, text: str) -> list[int]:
+        if not isinstance(text, str):
+            raise TypeError(f"BPETokenizer.encode expects a string, got {type(text).__name__}")
+        if not self.token_to_id:
+            raise RuntimeError("BPETokenizer.encode called before train(corpus)")
+        return [self.token_to_id.get(sym, UNK_ID)
+                for chunk in _CHUNK.findall(text) for sym in self._tokenize_chunk(chunk)]
+
+    def decode(self, ids) -> str:
+        return "".join(self.vocab[i] for i in _as_id_list(ids, self.vocab_size, "BPETokenizer.decode"))
+
+
+def _merge_pair(symbols: list[str], pair: tuple[str, str]) -> list[str]:
+    """Replace every non-overlapping occurrence of `pair` (left to right) by its concatenation."""
+    out, i = [], 0
+    while i < len(symbols):
+        if i + 1 < len(symbols) and symbols[i] == pair[0] and symbols[i + 1] == pair[1]:
+            out.append(pair[0] + pair[1])
+            i += 2
+        else:
+            out.append(symbols[i])
+            i += 1
+    return out
