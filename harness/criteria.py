@@ -27,7 +27,9 @@ from pydantic_core import PydanticCustomError
 RULE_KINDS = ("min", "max", "range", "equals", "allclose")
 PROFILE_NAMES = ("full", "quick")
 Identifier = Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
-ModuleName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")]
+_DOTTED = r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*"
+# ``a.b|a.c``: any one of the alternatives will do (older spellings such as core.transformer).
+ModuleName = Annotated[str, Field(pattern=rf"^{_DOTTED}(\|{_DOTTED})*$")]
 
 
 def _invalid(message: str) -> PydanticCustomError:
