@@ -305,7 +305,20 @@ def _message(error: dict, loc: tuple) -> str:
         known = {name for model in _Strict.__subclasses__() for name in model.model_fields}
         hint = difflib.get_close_matches(key, sorted(known), n=1)
         return f"unknown key {key!r}" + (f" (did you mean {hint[0]!r}?)" if hint else " (remove it)")
+    if error["type"] == "string_pattern_mismatch":
+        field = next((p for p in reversed(loc) if isinstance(p, str)), "")
+        return f"{error['input']!r} is not valid here: expected {_PATTERN_HELP.get(field, 'another form')}"
     return error["msg"].removeprefix("Value error, ")
+
+
+_IDENT_HELP = "lower-case letters, digits and _"
+_PATTERN_HELP = {
+    "id": _IDENT_HELP, "name": _IDENT_HELP, "datasets": _IDENT_HELP,
+    "requires": "dotted module names like tinytorch.core.layers (alternatives joined by |)",
+    "script": "a file name in extras/ ending in .py (no directories)",
+    "artifact": "a plain file name such as predictions.npy (no directories)",
+    "labels": "dataset:split, e.g. mnist:test",
+}
 
 
 def load_criterion(path: Path, display: str | None = None) -> Criterion:

@@ -1,0 +1,170 @@
+"""Host-side verdicts: a RunResult plus the script's outputs, judged against a Criterion.
+
+Nothing the script prints or writes can choose its verdict: only the exit status, the
+parsed ``metrics.jsonl`` values and the host-scored artifacts feed the checks.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+from pathlib import Path
+
+from harness.criteria import Check, Criterion, fmt_number
+from harness.metrics_parser import ParsedMetrics, parse_metrics
+from harness.report.model import CheckResult, ExtraResult, RunInfo, worst
+from harness.runners.base import RunResult
+from harness.scoring import ArtifactProblem, ScoringUnavailable, score_artifact
+
+TAIL_CHARS = 4000
+_MISSING_MODULE = re.compile(r"ModuleNotFoundError: No module named '(tinytorch(?:\.[A-Za-z0-9_]+)*)'")
+
+
+def module_present(submission_dir: Path, module: str) -> bool:
+    """Whether ``a.b.c`` exists in the submission as ``a/b/c.py`` or ``a/b/c/__init__.py``."""
+    base = Path(submission_dir).joinpath(*module.split("."))
+    return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()
+
+
+def missing_modules(submission_dir: Path, requires: list[str]) -> list[str]:
+    """Entries of ``requires`` (``a|b`` = either) that the submission lacks, checked on the host."""
+    return [entry for entry in requires
+            if not any(module_present(submission_dir, alt) for alt in entry.split("|"))]
+
+
+def _points(x: float) -> float:
+    return round(x, 4)
+
+
+def _seconds(x: float) -> str:
+    return f"{x:g}"
+
+
+def _last_error_line(stderr: str) -> str:
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "no error output"
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def run_failure(criterion: Criterion, profile: str, run: RunResult,
+                submission_dir: Path) -> tuple[str, str] | None:
+    """(verdict, reason) when the run itself decides the outcome, else None (judge the checks)."""
+    budget = criterion.profiles[profile].budget
+    if run.infra_error:
+        return "not_gradable", f"infrastructure error, not the submission's fault: {run.infra_error}"
+    if run.timed_out:
+        return "timeout", f"killed after {_seconds(budget.wall_seconds)} s budget"
+    if run.oom_killed:
+        return "out_of_memory", f"exceeded {budget.memory_mib} MiB"
+    if run.signal is None and run.exit_code == 0:
+        return None
+    missing = _MISSING_MODULE.findall(run.stderr[-TAIL_CHARS:])
+    if missing and not module_present(submission_dir, missing[-1]):
+        return "not_gradable", f"submission lacks module {missing[-1]} (the script could not import it)"
+    if run.signal is not None:
+        how = f"killed by {_signal_name(run.signal)}"
+    else:
+        how = f"exit code {run.exit_code}"
+    return "crashed", f"{how}: {_last_error_line(run.stderr)}"
+
+
+def _credit(check: Check, profile: str, value: float) -> float:
+    """Fraction of the points on the linear ramp from ``partial.floor`` to the rule's bound."""
+    if check.partial is None or isinstance(value, (bool, str)):
+        return 0.0
+    rule, floor = check.rule_for(profile), check.partial.floor
+    if rule.kind == "min":
+        fraction = (value - floor) / (rule.min - floor)
+    else:
+        fraction = (floor - value) / (floor - rule.max)
+    return min(max(fraction, 0.0), 1.0)
+
+
+def _value_for(check: Check, run: RunResult, parsed: ParsedMetrics):
+    """(value, None) or (None, (verdict, reason)) for the check's metric."""
+    if check.source == "artifact":
+        try:
+            return score_artifact(check.scorer, run.out_dir, check.artifact, check.labels), None
+        except ArtifactProblem as exc:
+            return None, ("failed", f"{check.metric}: {exc}")
+        except ScoringUnavailable as exc:
+            return None, ("not_gradable", f"{check.metric}: {exc}")
+    if check.metric in parsed.metric_problems:
+        return None, ("failed", parsed.metric_problems[check.metric])
+    if check.metric in parsed.scalars:
+        return parsed.scalars[check.metric], None
+    why = f"metric {check.metric} was not reported"
+    if parsed.file_problems:
+        why += f" ({parsed.file_problems[0]})"
+    return None, ("failed", why)
+
+
+def judge_check(check: Check, profile: str, run: RunResult, parsed: ParsedMetrics) -> CheckResult:
+    """One check of a run that completed normally."""
+    rule = check.rule_for(profile)
+    base = dict(name=check.name, metric=check.metric, rule=rule.describe(), max_score=check.points,
+                visibility=check.visibility, explain=check.explain)
+    value, problem = _value_for(check, run, parsed)
+    if problem is not None:
+        return CheckResult(**base, verdict=problem[0], reason=problem[1], score=0.0)
+    miss = rule.miss_reason(check.metric, value)
+    if miss is None:
+        reason = f"{check.metric} {fmt_number(value)} {rule.describe()}"
+        return CheckResult(**base, value=value, verdict="passed", reason=reason, score=check.points)
+    score = _points(check.points * _credit(check, profile, value))
+    if score > 0:
+        miss += f" (partial credit {fmt_number(score)}/{fmt_number(check.points)} points)"
+    return CheckResult(**base, value=value, verdict="failed", reason=miss, score=score)
+
+
+def _not_run(check: Check, profile: str, verdict: str, reason: str) -> CheckResult:
+    return CheckResult(name=check.name, metric=check.metric, rule=check.rule_for(profile).describe(),
+                       verdict=verdict, reason=f"not evaluated: {reason}", score=0.0,
+                       max_score=check.points, visibility=check.visibility, explain=check.explain)
+
+
+def run_info(run: RunResult | None) -> RunInfo:
+    if run is None:
+        return RunInfo()
+    return RunInfo(exit_code=run.exit_code, signal=run.signal, timed_out=run.timed_out,
+                   oom_killed=run.oom_killed, wall_seconds=round(run.wall_seconds, 3),
+                   cpu_seconds=round(run.cpu_seconds, 3),
+                   peak_rss_mib=None if run.peak_rss_mib is None else round(run.peak_rss_mib, 1),
+                   stdout_tail=run.stdout[-TAIL_CHARS:], stderr_tail=run.stderr[-TAIL_CHARS:],
+                   infra_error=run.infra_error)
+
+
+def judge(criterion: Criterion, profile: str, run: RunResult | None, submission_dir: Path,
+          include_hidden: bool, skipped: str | None = None) -> ExtraResult:
+    """The verdict of one extra. ``run`` is None when it was not started; ``skipped`` says why."""
+    checks = [c for c in criterion.checks if include_hidden or c.visibility == "visible"]
+    head = dict(id=criterion.id, title=criterion.title, script=criterion.script, profile=profile,
+                max_score=_points(sum(c.points for c in checks)), run=run_info(run))
+    if run is None:
+        reason = skipped or "the run was not started"
+        results = [_not_run(c, profile, "not_gradable", reason) for c in checks]
+        return ExtraResult(**head, verdict="not_gradable", reason=reason, score=0.0, checks=results)
+    parsed = parse_metrics(run.out_dir)
+    metrics = {name: value for name, value in parsed.scalars.items()}
+    failure = run_failure(criterion, profile, run, submission_dir)
+    if failure is not None:
+        results = [_not_run(c, profile, *failure) for c in checks]
+        return ExtraResult(**head, verdict=failure[0], reason=failure[1], score=0.0, metrics=metrics,
+                           series=parsed.series, problems=parsed.problems(), checks=results)
+    results = [judge_check(c, profile, run, parsed) for c in checks]
+    for check, result in zip(checks, results):
+        if check.source == "artifact" and result.value is not None:
+            metrics[check.metric] = result.value
+    verdict = worst(r.verdict for r in results)
+    if verdict == "passed":
+        reason = f"all {len(results)} checks passed"
+    else:
+        reason = "; ".join(r.reason for r in results if r.verdict != "passed")
+    return ExtraResult(**head, verdict=verdict, reason=reason, score=_points(sum(r.score for r in results)),
+                       metrics=metrics, series=parsed.series, problems=parsed.problems(), checks=results)
