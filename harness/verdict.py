@@ -151,14 +151,14 @@ def judge(criterion: Criterion, profile: str, run: RunResult | None, submission_
         results = [_not_run(c, profile, "not_gradable", reason) for c in checks]
         return ExtraResult(**head, verdict="not_gradable", reason=reason, score=0.0, checks=results)
     parsed = parse_metrics(run.out_dir)
-    metrics = {name: value for name, value in parsed.scalars.items()}
+    metrics = dict(parsed.scalars)
     failure = run_failure(criterion, profile, run, submission_dir)
     if failure is not None:
         results = [_not_run(c, profile, *failure) for c in checks]
         return ExtraResult(**head, verdict=failure[0], reason=failure[1], score=0.0, metrics=metrics,
                            series=parsed.series, problems=parsed.problems(), checks=results)
     results = [judge_check(c, profile, run, parsed) for c in checks]
-    for check, result in zip(checks, results):
+    for check, result in zip(checks, results, strict=True):
         if check.source == "artifact" and result.value is not None:
             metrics[check.metric] = result.value
     verdict = worst(r.verdict for r in results)
