@@ -473,8 +473,8 @@ def matmul(a, b) -> Tensor:
     def backward(g):
         A = a.data if a.ndim > 1 else a.data[None, :]
         B = b.data if b.ndim > 1 else b.data[:, None]
-        G = g if a.ndim > 1 else np.expand_dims(g, -2)
-        G = G if b.ndim > 1 else np.expand_dims(G, -1)
+        G = g if b.ndim > 1 else g[..., None]  # restore the axes numpy dropped for 1-D operands
+        G = G if a.ndim > 1 else G[..., None, :]
         ga = gb = None
         if a.requires_grad:
             ga = unbroadcast(np.matmul(G, np.swapaxes(B, -1, -2)), A.shape).reshape(a.shape)
