@@ -1,0 +1,69 @@
+"""Training-health bookkeeping shared by the extras, in numpy on ``.data`` (never through autograd).
+
+Each function reports metrics that the criteria turn into gates: the loss went down, every
+layer's weights moved, and a gradient reached the first layer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import metrics
+from .common import to_numpy
+
+
+def snapshot(weights: dict) -> dict[str, np.ndarray]:
+    """Copies of each named parameter's values, to measure later how far training moved them."""
+    return {name: to_numpy(p).astype(np.float64, copy=True) for name, p in weights.items()}
+
+
+def grad_norm(param) -> float:
+    """L2 norm of ``param.grad``; 0.0 when no gradient arrived (None), inf when it is not finite."""
+    if getattr(param, "grad", None) is None:
+        return 0.0
+    value = float(np.linalg.norm(to_numpy(param.grad).astype(np.float64)))
+    return value if np.isfinite(value) else float("inf")
+
+
+def report_first_layer_grad(name: str, param) -> float:
+    """After the first backward: does the loss reach the first layer? (``first_layer_grad_norm``)."""
+    norm = grad_norm(param)
+    metrics.report("first_layer_grad_norm", norm)
+    if norm == 0.0:
+        print(f"  !! no gradient reached {name}: the loss is not connected to the model "
+              "(was it computed outside the autograd graph?)")
+    return norm
+
+
+def report_weight_changes(before: dict[str, np.ndarray], weights: dict) -> dict[str, float]:
+    """Relative change ||after - before|| / ||before|| per layer (``weight_change_<name>``) and the min."""
+    changes = {}
+    for name, p in weights.items():
+        start = before[name]
+        delta = np.linalg.norm(to_numpy(p).astype(np.float64) - start)
+        change = float(delta / max(np.linalg.norm(start), 1e-12))
+        changes[name] = change if np.isfinite(change) else float("inf")
+        metrics.report(f"weight_change_{name}", changes[name])
+    smallest = min(changes, key=changes.get)
+    metrics.report("min_weight_change", changes[smallest])
+    print("  relative weight change per layer: "
+          + ", ".join(f"{name} {value:.3g}" for name, value in changes.items()))
+    if changes[smallest] < 1e-3:
+        print(f"  !! {smallest} barely moved: is it frozen, or missing from the optimizer's parameters?")
+    return changes
+
+
+def report_loss_trend(losses: list[float]) -> float:
+    """``loss_ratio``: mean of the last tenth of the losses over the mean of the first tenth."""
+    values = np.asarray(losses, dtype=np.float64)
+    window = max(1, len(values) // 10)
+    first, last = float(values[:window].mean()), float(values[-window:].mean())
+    ratio = last / first if first > 0 else float("inf")
+    ratio = ratio if np.isfinite(ratio) else float("inf")
+    metrics.report("loss_ratio", ratio)
+    print(f"  loss went from {first:.4f} to {last:.4f} (ratio {ratio:.3f})")
+    return ratio
+
+
+def accuracy(predictions: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean(np.asarray(predictions).reshape(-1) == np.asarray(labels).reshape(-1)))
