@@ -1,0 +1,34 @@
+# The grading image of tinytorch-harness: a pinned Python 3.11, numpy installed offline from a
+# hash-locked wheelhouse into a venv, and a non-root user. Nothing from a submission, the extras or
+# the datasets is baked in: the docker runner mounts them read-only at run time.
+# Build with `harness image build` (it fills wheelhouse/ and tags the image by content); see docs/docker.md.
+# Offline: `harness image build --base tinytorch-harness-base:bookworm` (scripts/build-base-image.sh).
+
+# python:3.11.10-slim-bookworm, pinned by its multi-arch index digest (as pinned by a public
+# Renovate-managed Dockerfile; check with `docker buildx imagetools inspect python:3.11.10-slim-bookworm`).
+ARG BASE_IMAGE=python:3.11.10-slim-bookworm@sha256:5148c0e4bbb64271bca1d3322360ebf4bfb7564507ae32dd639322e4952a6b16
+
+FROM ${BASE_IMAGE} AS build
+COPY requirements.lock /tmp/requirements.lock
+COPY wheelhouse/ /wheelhouse/
+RUN python3 -m venv /opt/venv \
+ && /opt/venv/bin/python -m pip install --no-index --find-links /wheelhouse --require-hashes \
+        --no-cache-dir --disable-pip-version-check -r /tmp/requirements.lock \
+ && /opt/venv/bin/python -m pip uninstall --yes --quiet --disable-pip-version-check pip setuptools
+
+FROM ${BASE_IMAGE}
+ARG BASE_IMAGE
+LABEL org.opencontainers.image.title="tinytorch-harness grading sandbox" \
+      org.opencontainers.image.description="Python 3.11 + numpy for running TinyTorch milestone extras against a mounted student package" \
+      org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.base.name="${BASE_IMAGE}"
+COPY --from=build /opt/venv /opt/venv
+RUN groupadd --system --gid 10001 sandbox \
+ && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /work --shell /usr/sbin/nologin sandbox
+ENV PATH=/opt/venv/bin:/usr/local/bin:/usr/bin:/bin \
+    LANG=C.UTF-8 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+WORKDIR /work
+USER 10001:10001
+CMD ["python3", "-c", "import numpy; print('tinytorch-harness sandbox, numpy', numpy.__version__)"]
