@@ -17,6 +17,7 @@ from pydantic import (
     Field,
     PositiveFloat,
     PositiveInt,
+    PrivateAttr,
     StrictBool,
     ValidationError,
     field_validator,
@@ -225,6 +226,11 @@ class Criterion(_Strict):
     datasets: list[Identifier] = []
     profiles: dict[Literal["full", "quick"], Profile]
     checks: list[Check] = Field(min_length=1)
+    _source: Path | None = PrivateAttr(default=None)  # the file it was loaded from
+
+    @property
+    def source(self) -> Path | None:
+        return self._source
 
     @model_validator(mode="after")
     def _consistent(self) -> Criterion:
@@ -352,6 +358,7 @@ def load_criterion(path: Path, display: str | None = None) -> Criterion:
                         f"stem {Path(path).stem!r} (rename the file or the id)")
     if problems:
         raise CriteriaError(problems)
+    criterion._source = Path(path)
     return criterion
 
 

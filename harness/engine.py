@@ -1,0 +1,156 @@
+"""From criteria and submissions to a Report: build jobs, run them in parallel, judge on the host.
+
+``harness check`` and ``harness grade`` both call ``run_checks``; it never raises for what a
+script does, and every (submission, extra) pair ends up in the report with a verdict.
+"""
+
+from __future__ import annotations
+
+import datetime
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness import __version__
+from harness.criteria import Criterion
+from harness.provenance import combined_hash, file_hash, machine_info, tree_hash
+from harness.report.model import ExtraResult, Provenance, Report, SubmissionResult, worst
+from harness.runners.base import Budget, Job, Runner, RunResult
+from harness.scheduler import run_parallel
+from harness.verdict import judge, missing_modules
+
+DEFAULT_SEED = 1337
+
+
+class SubmissionError(ValueError):
+    """A path given as a submission holds no ``tinytorch`` package."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    name: str
+    root: Path  # the directory that contains the ``tinytorch/`` package
+
+
+def resolve_submission(path: Path, name: str | None = None) -> Submission:
+    """Accept a directory containing ``tinytorch/`` or the ``tinytorch/`` package dir itself."""
+    path = Path(path).expanduser().resolve()
+    if (path / "tinytorch" / "__init__.py").is_file():
+        root = path
+    elif path.name == "tinytorch" and (path / "__init__.py").is_file():
+        root = path.parent
+    else:
+        raise SubmissionError(
+            f"{path} is not a tinytorch submission: expected {path}/tinytorch/__init__.py "
+            "or a tinytorch/ package directory; pass --tinytorch PATH to the right folder"
+        )
+    return Submission(name=name or root.name, root=root)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One (submission, extra) pair to run and judge."""
+
+    submission: Submission
+    criterion: Criterion
+    job: Job
+    expected_seconds: float
+
+
+def build_task(submission: Submission, criterion: Criterion, profile: str, seed: int,
+               extras_dir: Path) -> Task:
+    spec = criterion.profiles[profile]
+    budget = Budget(wall_seconds=spec.budget.wall_seconds, memory_mib=spec.budget.memory_mib,
+                    cpus=spec.budget.cpus, pids=spec.budget.pids, out_mib=spec.budget.out_mib)
+    job = Job(job_id=f"{submission.name}/{criterion.id}", criterion_id=criterion.id,
+              script=criterion.script, extras_dir=Path(extras_dir).resolve(),
+              submission_dir=submission.root, args=tuple(spec.args), env=tuple(spec.env.items()),
+              budget=budget, seed=seed, profile=profile)
+    return Task(submission=submission, criterion=criterion, job=job, expected_seconds=spec.expected_seconds)
+
+
+def _with_datasets(job: Job, names: list[str]) -> Job:
+    """The job with each dataset's sandbox view attached (the datasets module is loaded lazily)."""
+    if not names:
+        return job
+    from harness.datasets import sandbox_view
+
+    views = tuple((name, Path(sandbox_view(name))) for name in names)
+    return Job(**{**job.__dict__, "datasets": views})
+
+
+class Engine:
+    """Runs tasks on one runner and judges each result on the host."""
+
+    def __init__(self, runner: Runner, include_hidden: bool):
+        self.runner = runner
+        self.include_hidden = include_hidden
+
+    def run_task(self, task: Task) -> ExtraResult:
+        crit, profile, root = task.criterion, task.job.profile, task.submission.root
+        lacking = missing_modules(root, crit.requires)
+        if lacking:
+            reason = f"submission lacks {', '.join(lacking)} (required by this extra)"
+            return judge(crit, profile, None, root, self.include_hidden, skipped=reason)
+        try:
+            job = _with_datasets(task.job, crit.datasets)
+        except Exception as exc:  # a missing dataset is the host's problem, not the student's
+            reason = f"infrastructure error: datasets {crit.datasets} unavailable: {exc}"
+            return judge(crit, profile, None, root, self.include_hidden, skipped=reason)
+        run = self._run(job)
+        try:
+            return judge(crit, profile, run, root, self.include_hidden)
+        finally:
+            if run.out_dir is not None:
+                shutil.rmtree(run.out_dir, ignore_errors=True)
+
+    def _run(self, job: Job) -> RunResult:
+        try:
+            return self.runner.run(job)
+        except Exception as exc:  # the backend failed, not the script
+            return RunResult(job_id=job.job_id, infra_error=f"{self.runner.name} backend failed: {exc}")
+
+    def on_error(self, task: Task, exc: BaseException) -> ExtraResult:
+        reason = f"infrastructure error: the harness failed on this job: {type(exc).__name__}: {exc}"
+        return judge(task.criterion, task.job.profile, None, task.submission.root, self.include_hidden,
+                     skipped=reason)
+
+
+def summarize(submission: Submission, extras: list[ExtraResult]) -> SubmissionResult:
+    return SubmissionResult(
+        name=submission.name, path=str(submission.root), hash=tree_hash(submission.root / "tinytorch"),
+        score=round(sum(e.score for e in extras), 4), max_score=round(sum(e.max_score for e in extras), 4),
+        status=worst(e.verdict for e in extras), extras=extras,
+    )
+
+
+def run_checks(criteria: list[Criterion], submissions: list[Submission], *, runner: Runner,
+               extras_dir: Path, profile: str = "full", seed: int = DEFAULT_SEED, jobs: int = 1,
+               include_hidden: bool = False,
+               on_result: Callable[[Task, ExtraResult], None] | None = None) -> Report:
+    """Run every criterion against every submission and return the canonical report."""
+    names = [s.name for s in submissions]
+    if len(set(names)) != len(names):
+        raise SubmissionError(f"submission names must be unique, got {sorted(names)}")
+    tasks = [build_task(s, c, profile, seed, extras_dir) for s in submissions for c in criteria]
+    engine = Engine(runner, include_hidden)
+    results = run_parallel(tasks, engine.run_task, jobs=jobs, expected_seconds=lambda t: t.expected_seconds,
+                           on_error=engine.on_error, on_result=on_result)
+    by_submission: dict[str, list[ExtraResult]] = {s.name: [] for s in submissions}
+    for task, result in zip(tasks, results, strict=True):
+        by_submission[task.submission.name].append(result)
+    criteria_hashes = {c.id: file_hash(c.source) if c.source else "unknown" for c in criteria}
+    described = runner.describe()
+    provenance = Provenance(
+        backend=described.get("backend", runner.name), image_id=described.get("image_id"),
+        lock_hash=described.get("lock_hash"),
+        criteria_hash=combined_hash(criteria_hashes), criteria=criteria_hashes, seed=seed,
+        profile=profile, hidden_checks_included=include_hidden, machine=machine_info(),
+    )
+    return Report(
+        harness_version=__version__,
+        created_at=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        provenance=provenance,
+        submissions=[summarize(s, by_submission[s.name]) for s in submissions],
+    )

@@ -1,0 +1,53 @@
+"""What a grade depends on, hashed: criteria files, the submission tree, the machine."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+from pathlib import Path
+
+from harness.report.model import Machine
+from harness.scheduler import machine_memory_mib
+
+_IGNORED_DIRS = {"__pycache__", ".git", ".pytest_cache", ".ipynb_checkpoints"}
+
+
+def file_hash(path: Path) -> str:
+    return "sha256:" + hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def combined_hash(named_hashes: dict[str, str]) -> str:
+    """One hash over ``name -> hash`` pairs, independent of their order."""
+    digest = hashlib.sha256()
+    for name in sorted(named_hashes):
+        digest.update(f"{name}\0{named_hashes[name]}\n".encode())
+    return "sha256:" + digest.hexdigest()
+
+
+def tree_hash(root: Path) -> str:
+    """Hash of sorted relative paths and file contents under ``root``, ignoring caches and .pyc."""
+    root = Path(root)
+    entries: dict[str, str] = {}
+    for directory, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d not in _IGNORED_DIRS]
+        for filename in filenames:
+            if filename.endswith((".pyc", ".pyo")):
+                continue
+            path = Path(directory) / filename
+            relative = path.relative_to(root).as_posix()
+            if path.is_symlink():
+                entries[relative] = "symlink:" + os.readlink(path)
+            elif path.is_file():
+                entries[relative] = file_hash(path)
+    return combined_hash(entries)
+
+
+def machine_info() -> Machine:
+    memory = machine_memory_mib()
+    return Machine(
+        cpus=os.cpu_count() or 1,
+        memory_gib=None if memory is None else round(memory / 1024, 1),
+        platform=platform.platform(),
+        python=platform.python_version(),
+    )
