@@ -45,7 +45,7 @@ def test_bpe_learns_merges_and_compresses():
     assert len(bpe.encode(CORPUS)) < 0.5 * len(chars.encode(CORPUS))
 
 
-@pytest.mark.parametrize("text", [CORPUS, "the mat sat on a rat", "  cats\n\nand\tthe mat!!", ""])
+@pytest.mark.parametrize("text", [CORPUS, "the mat sat on a rat", "  cats\n\nate\tthe mat!!", ""])
 def test_bpe_round_trip(text):
     bpe = BPETokenizer(vocab_size=60).train(CORPUS + "\t")
     assert bpe.decode(bpe.encode(text)) == text
