@@ -1,0 +1,360 @@
+"""The docker backend: each job in a fresh, locked-down container of the grading image.
+
+The container: no network, read-only root, uid 10001, all capabilities dropped,
+no-new-privileges, memory limit with swap equal to it, CPU and pids limits, size-capped tmpfs
+for /tmp, /work (the working directory) and /out; the extras (with ``_harness``), the submission
+and each dataset's sandbox view bind-mounted read-only. Its PID 1 is a tiny idle process that
+ignores every signal and auto-reaps orphans, so the container outlives the script: the script is
+started with ``exec``, and when it ends a trusted ``tar`` (from the read-only image) streams /out
+to the host, capped and unpacked without following links. Then the container is removed, in
+every case (see ``docker_cleanup`` for Ctrl-C and crashed harness processes).
+
+Exit status: docker reports a script killed by signal N as exit code 128+N, so a script that
+calls ``sys.exit(137)`` is indistinguishable from SIGKILL; codes 129..192 are read as signals.
+Out-of-memory comes from the engine's ``oom`` event for the container (with cgroup v1 the
+container's ``State.OOMKilled`` stays false when only the exec'd script is killed).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path, PurePosixPath
+
+from harness.runners import docker_cleanup
+from harness.runners.base import Job, RunResult
+from harness.runners.capture import CappedReader
+from harness.runners.docker_out import OutCopyError, extract_out
+from harness.runners.local import sandbox_env
+
+SANDBOX_USER = "10001:10001"
+SANDBOX_PATH = "/opt/venv/bin:/usr/local/bin:/usr/bin:/bin"
+_MIB = 1024 * 1024
+_DATASET_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+_POLL_SECONDS = 0.25
+_COLLECT_GRACE_SECONDS = 30.0  # PID 1 outlives the budget by this much, then the container stops
+_IDLE_PID1 = (
+    "import signal, sys, time\n"
+    "for s in range(1, signal.NSIG):\n"
+    "    try:\n"
+    "        signal.signal(s, signal.SIG_IGN)\n"  # SIGCHLD ignored: orphans are reaped by the kernel
+    "    except (OSError, ValueError, RuntimeError):\n"
+    "        pass\n"
+    "time.sleep(float(sys.argv[1]))\n"
+)
+_COLLECT_OUT = "kill -KILL -1 2>/dev/null; exec tar -C /out -cf - ."  # leftovers die first
+NO_ENGINE_HELP = (
+    "Start one (Linux: `sudo dockerd &` or `sudo systemctl start docker`; macOS/Windows: start "
+    "Docker Desktop), or run with `--backend local` (convenient, but not a security boundary)."
+)
+
+
+class SetupError(Exception):
+    """The job cannot be run in a container (engine, image or mount problem); not the script's fault."""
+
+
+def _exit_status(code: int | None) -> tuple[int | None, int | None]:
+    """(exit_code, signal) from docker's exit code, where 128+N means killed by signal N."""
+    if code is not None and 128 < code <= 128 + 64:
+        return None, code - 128
+    return code, None
+
+
+def _mounts(job: Job) -> list:
+    from docker.types import Mount
+
+    binds = [("/extras", Path(job.extras_dir)), ("/submission", Path(job.submission_dir))]
+    for name, host_dir in job.datasets:
+        if not _DATASET_NAME.match(name):
+            raise SetupError(f"dataset name {name!r} is not a plain name (letters, digits, _ . -)")
+        binds.append((f"/data/{name}", Path(host_dir)))
+    mounts = []
+    for target, source in binds:
+        if not source.is_dir():
+            raise SetupError(f"{source} (to mount at {target}) is not a directory")
+        mounts.append(Mount(target, str(source.resolve()), type="bind", read_only=True))
+    return mounts
+
+
+def _script_path(job: Job) -> str:
+    script = PurePosixPath(job.script)
+    if script.is_absolute() or ".." in script.parts:
+        raise SetupError(f"script {job.script!r} must be a path inside the extras directory")
+    return str(PurePosixPath("/extras") / script)
+
+
+def _environment(job: Job) -> dict[str, str]:
+    """Contracts §2 with the container's paths; the profile's own env still has the last word."""
+    env = sandbox_env(job, Path("/work"), Path("/out"), Path("/data") if job.datasets else None)
+    env.update({"PATH": SANDBOX_PATH, "PYTHONPATH": "/submission", "TMPDIR": "/tmp"})
+    env.update(dict(job.env))
+    return env
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+class _OutputPump:
+    """Copy an exec's multiplexed stream into two CappedReaders (head + tail kept, memory bounded)."""
+
+    def __init__(self, stream):
+        out_r, self._out_w = os.pipe()
+        err_r, self._err_w = os.pipe()
+        self.stdout, self.stderr = CappedReader(out_r), CappedReader(err_r)
+        self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _pump(self, stream) -> None:
+        try:
+            for out, err in stream:
+                if out:
+                    _write_all(self._out_w, out)
+                if err:
+                    _write_all(self._err_w, err)
+        except Exception:  # noqa: BLE001 - a broken stream ends the copy; the run's status says why
+            pass
+        finally:
+            os.close(self._out_w)
+            os.close(self._err_w)
+
+    def join(self, timeout: float) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def finish(self, timeout: float) -> bool:
+        """Wait for the stream and the readers; False if something still held the output open."""
+        deadline = time.monotonic() + timeout
+        done = self.join(timeout)
+        for reader in (self.stdout, self.stderr):
+            done = reader.join(max(0.0, deadline - time.monotonic())) and done
+        return done
+
+
+class DockerRunner:
+    """Run jobs in containers of the grading image (``image`` or $HARNESS_IMAGE, else the tree's)."""
+
+    name = "docker"
+
+    def __init__(self, image: str | None = None):
+        self._image_ref = image or os.environ.get("HARNESS_IMAGE") or None
+        self.run_id = uuid.uuid4().hex
+        self._client = None
+        self._image = None
+        self._engine_version = ""
+        self._lock = threading.Lock()
+
+    # -- engine and image -------------------------------------------------------------------
+    def _connect(self):
+        """The docker client and the resolved image, made once; SetupError says what is missing."""
+        import docker
+
+        with self._lock:
+            if self._client is not None and self._image is not None:
+                return self._client, self._image
+            try:
+                client = docker.from_env(timeout=60, max_pool_size=32)
+                self._engine_version = client.version().get("Version", "")
+            except docker.errors.DockerException as exc:
+                raise SetupError(f"no Docker engine reachable ({exc}). {NO_ENGINE_HELP}") from None
+            self._image = self._resolve_image(client)
+            self._client = client
+            docker_cleanup.install_handlers()
+            docker_cleanup.sweep_orphans(client)
+            return self._client, self._image
+
+    def _resolve_image(self, client):
+        import docker
+
+        from harness.image import ImageError, find_image
+
+        if self._image_ref:
+            try:
+                return client.images.get(self._image_ref)
+            except docker.errors.ImageNotFound:
+                raise SetupError(f"grading image {self._image_ref!r} not found locally: build it with "
+                                 "`harness image build` or pass an existing image") from None
+        try:
+            image = find_image(client)
+        except ImageError as exc:
+            raise SetupError(str(exc)) from None
+        if image is None:
+            raise SetupError("no grading image built from this tree: run `harness image build` "
+                             "(offline: see docs/docker.md), or use `--backend local`")
+        return image
+
+    def available(self) -> tuple[bool, str]:
+        try:
+            _, image = self._connect()
+        except SetupError as exc:
+            return False, str(exc)
+        return True, f"Docker engine {self._engine_version}, image {self._image_name(image)}"
+
+    @staticmethod
+    def _image_name(image) -> str:
+        return image.tags[0] if image.tags else image.short_id
+
+    def describe(self) -> dict:
+        from harness.image import LABEL_LOCK
+
+        info = {"backend": "docker", "isolation": "container: no network, read-only root, uid 10001, "
+                "no capabilities, memory/cpu/pids limits"}
+        if self._image is not None:
+            info.update(image=self._image_name(self._image), image_id=self._image.id,
+                        lock_hash=self._image.labels.get(LABEL_LOCK, ""), engine=self._engine_version)
+        return info
+
+    # -- one job ----------------------------------------------------------------------------
+    def run(self, job: Job) -> RunResult:
+        result = RunResult(job_id=job.job_id, started_at=time.time())
+        container_id = None
+        client = None
+        try:
+            client, image = self._connect()
+            result.backend = self.describe()
+            container_id = self._create(client, image, job)
+            client.api.start(container_id)
+            self._execute(client, container_id, job, result)
+        except SetupError as exc:
+            result.infra_error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - docker/IO trouble is the harness's, never the student's
+            result.infra_error = f"docker backend failed while running {job.job_id}: {exc}"
+        finally:
+            if container_id is not None:
+                self._remove(client, container_id, result)
+            result.finished_at = time.time()
+        if result.infra_error and result.out_dir is not None:
+            shutil.rmtree(result.out_dir, ignore_errors=True)
+            result.out_dir = None
+        return result
+
+    def _create(self, client, image, job: Job) -> str:
+        budget = job.budget
+        memory = f"{budget.memory_mib}m"
+        host_config = client.api.create_host_config(
+            network_mode="none", read_only=True, cap_drop=["ALL"], security_opt=["no-new-privileges"],
+            mem_limit=memory, memswap_limit=memory, nano_cpus=int(budget.cpus * 1e9),
+            pids_limit=budget.pids, ipc_mode="private", shm_size=f"{min(64, budget.tmp_mib)}m",
+            tmpfs={
+                "/tmp": f"size={budget.tmp_mib}m,mode=1777",
+                "/work": f"size={budget.tmp_mib}m,uid=10001,gid=10001,mode=0700",
+                "/out": f"size={budget.out_mib}m,uid=10001,gid=10001,mode=0700",
+            },
+            mounts=_mounts(job), ulimits=[_ulimit("core", 0)], log_config={"type": "none"},
+            auto_remove=True,
+        )
+        lifetime = budget.wall_seconds + _COLLECT_GRACE_SECONDS
+        container = client.api.create_container(
+            image.id, command=["python3", "-I", "-S", "-c", _IDLE_PID1, str(lifetime)],
+            user=SANDBOX_USER, working_dir="/work", environment={"PATH": SANDBOX_PATH},
+            network_disabled=True, hostname="sandbox", host_config=host_config,
+            labels={**docker_cleanup.labels_for(self.run_id), "tinytorch-harness.job": job.job_id[:200]},
+        )
+        docker_cleanup.track(container["Id"], client)
+        return container["Id"]
+
+    def _execute(self, client, container_id: str, job: Job, result: RunResult) -> None:
+        api = client.api
+        since = time.time()
+        exec_id = api.exec_create(
+            container_id, ["python3", _script_path(job), *job.args], user=SANDBOX_USER,
+            workdir="/work", environment=_environment(job),
+        )["Id"]
+        start = time.monotonic()
+        pump = _OutputPump(api.exec_start(exec_id, stream=True, demux=True))
+        code = self._wait(api, exec_id, pump, start + job.budget.wall_seconds)
+        result.wall_seconds = time.monotonic() - start
+        self._read_usage(api, container_id, result)
+        notes: list[str] = []
+        if code is None:
+            result.timed_out, result.signal = True, signal.SIGKILL
+            api.kill(container_id)  # everything dies; /out is not collected
+        else:
+            result.exit_code, result.signal = _exit_status(code)
+            notes += self._collect_out(api, container_id, job, result)
+        if not pump.finish(5.0):
+            notes.append("the output stream did not close after the run ended")
+        crashed = result.signal is not None or result.exit_code != 0
+        if crashed and not result.timed_out:
+            result.oom_killed = self._oom_event(client, container_id, since)
+        result.stdout = pump.stdout.text()
+        result.stderr = pump.stderr.text() + "".join(f"\n[harness: {note}]" for note in notes)
+
+    @staticmethod
+    def _wait(api, exec_id: str, pump: _OutputPump, deadline: float) -> int | None:
+        """The script's exit code, or None when the wall-clock budget ran out first."""
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            stream_open = not pump.join(min(_POLL_SECONDS, remaining))
+            info = api.exec_inspect(exec_id)
+            if not info.get("Running"):
+                return int(info.get("ExitCode") or 0)
+            if not stream_open:
+                time.sleep(min(0.02, max(0.0, deadline - time.monotonic())))
+
+    @staticmethod
+    def _read_usage(api, container_id: str, result: RunResult) -> None:
+        """CPU seconds and peak memory of the container's cgroup (peak only on cgroup v1)."""
+        try:
+            stats = api.stats(container_id, stream=False, one_shot=True)
+        except Exception:  # noqa: BLE001 - usage is informative, never fatal
+            return
+        cpu_ns = stats.get("cpu_stats", {}).get("cpu_usage", {}).get("total_usage")
+        if cpu_ns:
+            result.cpu_seconds = cpu_ns / 1e9
+        peak = stats.get("memory_stats", {}).get("max_usage")
+        if peak:
+            result.peak_rss_mib = peak / _MIB
+
+    def _collect_out(self, api, container_id: str, job: Job, result: RunResult) -> list[str]:
+        """Kill leftover processes, then stream /out through a trusted tar, capped; returns notes."""
+        cap = (job.budget.out_mib + 1) * _MIB + 512 * 1024
+        try:
+            exec_id = api.exec_create(container_id, ["sh", "-c", _COLLECT_OUT], user=SANDBOX_USER)["Id"]
+            stream = api.exec_start(exec_id, stream=True, demux=True)
+        except Exception as exc:  # noqa: BLE001 - e.g. pids limit still exhausted by leftovers
+            return [f"/out could not be collected: {exc}"]
+        out_dir = Path(tempfile.mkdtemp(prefix="harness-out-"))
+        try:
+            notes = extract_out((out for out, _ in stream if out), out_dir, cap)
+        except OutCopyError as exc:
+            shutil.rmtree(out_dir, ignore_errors=True)
+            return [str(exc)]
+        result.out_dir = out_dir
+        return [f"/out: {note}" for note in notes]
+
+    @staticmethod
+    def _oom_event(client, container_id: str, since: float) -> bool:
+        """Whether the engine saw the kernel's OOM killer act in this container."""
+        events = client.api.events(since=f"{since - 1:.9f}", until=f"{time.time():.9f}",
+                                   filters={"container": container_id, "event": "oom"}, decode=True)
+        try:
+            return any(True for _ in events)
+        finally:
+            events.close()
+
+    @staticmethod
+    def _remove(client, container_id: str, result: RunResult) -> None:
+        try:
+            docker_cleanup.force_remove(client, container_id)
+        except Exception as exc:  # noqa: BLE001
+            note = f"container {container_id[:12]} could not be removed: {exc}"
+            result.infra_error = result.infra_error or note
+        finally:
+            docker_cleanup.untrack(container_id)
+
+
+def _ulimit(name: str, value: int):
+    from docker.types import Ulimit
+
+    return Ulimit(name=name, soft=value, hard=value)
