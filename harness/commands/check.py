@@ -1,0 +1,106 @@
+"""``harness check [NAME ...] [--all]``: run extras against one tinytorch package and report."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from harness import backends, engine
+from harness.commands.common import CommandError, add_location_args, cross_check, load_criteria, select
+from harness.criteria import Criterion
+from harness.paths import EXIT_FAILED, EXIT_INFRA, EXIT_OK, REFERENCE_SUBMISSION
+from harness.report import terminal, writer
+from harness.scheduler import default_jobs
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("check", help="run extras against a tinytorch package and judge them")
+    parser.add_argument("names", nargs="*", metavar="NAME", help="extras to check (see `harness list`)")
+    parser.add_argument("--all", action="store_true", help="check every extra")
+    parser.add_argument("--tinytorch", type=Path, default=REFERENCE_SUBMISSION, metavar="PATH",
+                        help="a folder containing tinytorch/, or the tinytorch/ folder itself "
+                             "(default: this project's reference package)")
+    parser.add_argument("--backend", choices=sorted(backends.BACKENDS), default="docker",
+                        help="docker (isolated, default) or local (no isolation, for laptops)")
+    parser.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
+                        help="jobs side by side (default: from cores, memory and each extra's budget)")
+    parser.add_argument("--profile", choices=["quick", "full"], default="full", help="default: full")
+    parser.add_argument("--report-dir", type=Path, default=Path("reports"), metavar="DIR",
+                        help="where report.json and the other formats go (default: ./reports)")
+    parser.add_argument("--format", action="append", default=None, metavar="FMT",
+                        help=f"extra report formats, repeatable or comma-separated: "
+                             f"{', '.join(sorted(writer.FORMATS))} (default: json,junit,markdown)")
+    parser.add_argument("--seed", type=int, default=engine.DEFAULT_SEED, help="default: %(default)s")
+    parser.add_argument("--hidden", action="store_true", help="also run hidden checks (instructors)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress; one summary line each")
+    add_location_args(parser)
+    parser.set_defaults(func=run)
+
+
+def _formats(raw: list[str] | None) -> list[str]:
+    names = [n.strip() for item in (raw or ["json,junit,markdown"]) for n in item.split(",") if n.strip()]
+    unknown = [n for n in names if n not in writer.FORMATS]
+    if unknown:
+        known = ", ".join(sorted(writer.FORMATS))
+        raise CommandError(f"unknown --format {', '.join(unknown)}; choose from {known}")
+    return names
+
+
+def _preflight_datasets(selected: list[Criterion]) -> None:
+    """Every dataset the selected extras need, ready on the host; else exit 3 with the fix."""
+    needed = sorted({d for c in selected for d in c.datasets})
+    if not needed:
+        return
+    try:
+        from harness.datasets import DatasetError, sandbox_view
+    except ImportError as exc:
+        raise CommandError(f"datasets support is unavailable ({exc})", EXIT_INFRA) from None
+    for name in needed:
+        try:
+            sandbox_view(name)
+        except DatasetError as exc:
+            raise CommandError(str(exc), exc.exit_code) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    formats = _formats(args.format)
+    if args.jobs is not None and args.jobs < 1:
+        raise CommandError(f"--jobs must be at least 1, got {args.jobs}")
+    selected = select(load_criteria(args.criteria_dir), args.names, args.all)
+    problems = [p for c in selected for p in cross_check(c, args.extras_dir)]
+    if problems:
+        raise CommandError("invalid criteria:\n  " + "\n  ".join(problems))
+    try:
+        submission = engine.resolve_submission(args.tinytorch)
+    except engine.SubmissionError as exc:
+        raise CommandError(str(exc)) from None
+    try:
+        runner = backends.create(args.backend)
+    except backends.BackendUnavailable as exc:
+        raise CommandError(str(exc), EXIT_INFRA) from None
+    _preflight_datasets(selected)
+    budgets = [c.profiles[args.profile].budget for c in selected]
+    jobs = args.jobs or default_jobs([b.cpus for b in budgets], [b.memory_mib for b in budgets])
+
+    console = terminal.make_console()
+    with terminal.JobProgress(console, total=len(selected), quiet=args.quiet) as progress:
+        report = engine.run_checks(
+            selected, [submission], runner=runner, extras_dir=args.extras_dir, profile=args.profile,
+            seed=args.seed, jobs=jobs, include_hidden=args.hidden,
+            on_result=lambda task, result: progress.finished(task.job.job_id, result),
+        )
+    written = writer.write_formats(report, args.report_dir, formats)
+    _append_github_summary(written)
+    terminal.print_summary(report, console, quiet=args.quiet)
+    if not args.quiet:
+        console.print(f"report: {written['json']}", markup=False)
+    return EXIT_OK if all(s.status == "passed" for s in report.submissions) else EXIT_FAILED
+
+
+def _append_github_summary(written: dict[str, Path]) -> None:
+    """On GitHub Actions, add the Markdown summary to the job's step summary."""
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary and "markdown" in written:
+        with open(summary, "a", encoding="utf-8") as handle:
+            handle.write(written["markdown"].read_text(encoding="utf-8") + "\n")

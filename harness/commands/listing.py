@@ -1,0 +1,31 @@
+"""``harness list``: the extras this project can check."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.table import Table
+
+from harness.commands.common import add_location_args, load_criteria
+from harness.paths import EXIT_OK
+from harness.report.terminal import make_console
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("list", help="list the extras and their checks")
+    add_location_args(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    criteria = load_criteria(args.criteria_dir)
+    table = Table(title="extras")
+    for column in ("id", "title", "milestone", "script", "checks", "points", "quick / full"):
+        table.add_column(column)
+    for c in criteria.values():
+        hidden = sum(ch.visibility == "hidden" for ch in c.checks)
+        checks = f"{len(c.checks)}" + (f" ({hidden} hidden)" if hidden else "")
+        seconds = f"{c.profiles['quick'].expected_seconds:g} s / {c.profiles['full'].expected_seconds:g} s"
+        table.add_row(c.id, c.title, c.milestone, c.script, checks, f"{c.max_score:g}", seconds)
+    make_console().print(table)
+    return EXIT_OK

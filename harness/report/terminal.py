@@ -1,0 +1,69 @@
+"""Terminal output: live progress on a TTY, one plain line per job otherwise, and a summary table."""
+
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from harness.report.model import ExtraResult, Report
+
+STYLES = {"passed": "green", "failed": "red", "timeout": "yellow", "out_of_memory": "yellow",
+          "crashed": "magenta", "not_gradable": "dim"}
+
+
+def make_console(stream=None) -> Console:
+    return Console(file=stream or sys.stdout, highlight=False, soft_wrap=False)
+
+
+class JobProgress:
+    """Progress while jobs run: a live bar on a TTY, plain lines otherwise, nothing when quiet."""
+
+    def __init__(self, console: Console, total: int, quiet: bool = False):
+        self.console, self.total, self.quiet, self.done = console, total, quiet, 0
+        self._bar: Progress | None = None
+        if not quiet and console.is_terminal:
+            self._bar = Progress(TextColumn("[bold]grading"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), TextColumn("{task.description}"),
+                                 console=console, transient=True)
+            self._task = self._bar.add_task("", total=total)
+
+    def __enter__(self) -> JobProgress:
+        if self._bar is not None:
+            self._bar.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def finished(self, job_id: str, result: ExtraResult) -> None:
+        self.done += 1
+        line = (f"[{self.done}/{self.total}] {job_id}: {result.verdict} "
+                f"{result.score:g}/{result.max_score:g} ({result.run.wall_seconds:.1f} s)")
+        if self._bar is not None:
+            self._bar.update(self._task, advance=1, description=job_id)
+            self._bar.console.print(line, style=STYLES[result.verdict], markup=False)
+        elif not self.quiet:
+            self.console.print(line, markup=False)
+
+
+def print_summary(report: Report, console: Console, quiet: bool = False) -> None:
+    """A table per submission (or one line each when quiet)."""
+    for sub in report.submissions:
+        if quiet:
+            console.print(f"{sub.name}: {sub.status} {sub.score:g}/{sub.max_score:g}", markup=False)
+            continue
+        table = Table(title=f"{sub.name}: {sub.score:g}/{sub.max_score:g} points ({sub.status})",
+                      title_justify="left")
+        for column in ("extra", "verdict", "points", "time", "reason"):
+            table.add_column(column, overflow="fold", no_wrap=column != "reason")
+        for extra in sub.extras:
+            table.add_row(extra.id, f"[{STYLES[extra.verdict]}]{extra.verdict}[/]",
+                          f"{extra.score:g}/{extra.max_score:g}", f"{extra.run.wall_seconds:.1f} s",
+                          extra.reason.replace("[", "\\["))
+        console.print(table)
+    if not report.provenance.hidden_checks_included and not quiet:
+        console.print("hidden checks were not run (only visible checks count here)", style="dim")
