@@ -27,6 +27,7 @@ def test_cache_update_get_advance_reset():
     assert cache.seq_pos == 4
     cache.reset(batch_size=3)
     assert cache.seq_pos == 0 and cache.get(1)[0].shape == (3, 1, 0, 2)
+    assert cache.memory_bytes() == 2 * 2 * 3 * 1 * 5 * 2 * 4  # keys+values, layers, batch, h, T, hd, f32
 
 
 def test_cache_errors():
