@@ -1,0 +1,1 @@
+"""Tests of the harness core, with fake extras and submissions."""
