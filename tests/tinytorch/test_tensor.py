@@ -265,6 +265,15 @@ def test_comparisons_return_no_grad_float_tensors():
     assert a.argmax() == 2
 
 
+def test_numpy_interop_and_reflected_ops_with_arrays():
+    a = Tensor([1.0, 2.0], requires_grad=True)
+    assert np.asarray(a).tolist() == [1.0, 2.0] and np.asarray(a, dtype=np.int64).dtype == np.int64
+    out = np.array([3.0, 4.0]) * a  # the ndarray defers to Tensor.__rmul__: graph kept
+    assert isinstance(out, Tensor) and out.dtype == np.float32
+    out.sum().backward()
+    assert a.grad.tolist() == [3.0, 4.0]
+
+
 def test_detach_numpy_item():
     a = Tensor([[2.0]], requires_grad=True)
     d = (a * 3).detach()

@@ -144,6 +144,10 @@ class Tensor:
     def numpy(self) -> np.ndarray:
         return self.data
 
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """``np.asarray(tensor)`` gives the data (numpy functions then work on values, without grad)."""
+        return self.data if dtype is None else self.data.astype(dtype)
+
     def item(self) -> float:
         if self.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
