@@ -1,0 +1,147 @@
+"""1998 · LeCun's convolutional network, on the full CIFAR-10 (32x32 colour photos, 10 classes).
+
+A LeNet-style CNN (Conv2d, ReLU, MaxPool2d, Linear, CrossEntropyLoss, Adam) learns from 50,000
+training images; the 10,000 test images are predicted and, under the harness, scored on the host
+(the sandbox never sees their labels). The loss is computed by YOUR CrossEntropyLoss, so the
+gradient flows from the loss through every layer down to the first convolution.
+
+Run it directly (`python extras/02_lecun_cifar10.py [--quick] [--seed N]`; the data comes from
+`harness data import cifar10 PATH` or `harness data fetch cifar10`) or via `harness check cifar10_cnn`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+import numpy as np
+from _harness import common, gates, metrics, probes
+from _harness.data import CIFAR10_CLASSES, load_cifar10
+
+from tinytorch.core.activations import ReLU
+from tinytorch.core.layers import Linear
+from tinytorch.core.losses import CrossEntropyLoss
+from tinytorch.core.optimizers import Adam
+from tinytorch.core.tensor import Tensor
+
+try:
+    from tinytorch.core.spatial import Conv2d, MaxPool2d
+except ImportError:  # older packages spell them Conv2D / MaxPool2D
+    from tinytorch.core.spatial import Conv2D as Conv2d
+    from tinytorch.core.spatial import MaxPool2D as MaxPool2d
+try:
+    from tinytorch.core.autograd import no_grad
+except ImportError:
+    no_grad = contextlib.nullcontext
+
+MEAN = np.array([0.4914, 0.4822, 0.4465], dtype=np.float32)  # per-channel statistics of x_train/255
+STD = np.array([0.2470, 0.2435, 0.2616], dtype=np.float32)
+FULL = {"train_size": 50000, "epochs": 4, "batch": 64, "lr": 2e-3, "flip": False}
+QUICK = {"train_size": 2000, "epochs": 2, "batch": 64, "lr": 2e-3, "flip": False}
+
+
+class LeNet:
+    """conv5x5(3->16) ReLU pool2 -> conv5x5(16->32) ReLU pool2 -> 800 -> 128 ReLU -> 10 logits."""
+
+    def __init__(self):
+        self.conv1, self.conv2 = Conv2d(3, 16, 5), Conv2d(16, 32, 5)
+        self.pool, self.relu = MaxPool2d(2), ReLU()
+        self.fc1, self.fc2 = Linear(32 * 5 * 5, 128), Linear(128, 10)
+
+    def __call__(self, x):
+        h = self.pool(self.relu(self.conv1(x)))  # (N,16,14,14)
+        h = self.pool(self.relu(self.conv2(h)))  # (N,32,5,5)
+        h = h.reshape(h.shape[0], 32 * 5 * 5)
+        return self.fc2(self.relu(self.fc1(h)))
+
+    def layers(self):
+        return {"conv1": self.conv1, "conv2": self.conv2, "fc1": self.fc1, "fc2": self.fc2}
+
+    def parameters(self):
+        return [p for layer in self.layers().values() for p in layer.parameters()]
+
+
+def preprocess(images: np.ndarray) -> np.ndarray:
+    """uint8 (N,32,32,3) HWC -> standardised float32 (N,3,32,32) NCHW."""
+    x = (np.asarray(images, dtype=np.float32) / 255.0 - MEAN) / STD
+    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+
+
+def predict(model: LeNet, images: np.ndarray, batch: int = 250) -> np.ndarray:
+    """Class ids for uint8 images, in batches, without recording a graph."""
+    out = []
+    with no_grad():
+        for i in range(0, len(images), batch):
+            out.append(common.to_numpy(model(Tensor(preprocess(images[i:i + batch])))).argmax(axis=1))
+    return np.concatenate(out).astype(np.int64)
+
+
+def main() -> None:
+    args = common.parse_args(__doc__.splitlines()[0])
+    common.seed_everything(args.seed)
+    cfg = QUICK if args.quick else FULL
+    print("== The convolutional revolution (LeCun et al., 1998): CIFAR-10 with YOUR TinyTorch ==")
+
+    forward_error, backward_error = probes.conv_pool_cross_entropy(
+        Tensor, Conv2d, MaxPool2d, ReLU, Linear, CrossEntropyLoss)
+    metrics.report("forward_max_error", forward_error)
+    metrics.report("backward_max_error", backward_error)
+    print(f"Numerics vs numpy on fixed inputs (conv, pool, linear, loss): forward error "
+          f"{forward_error:.2e}, gradient error {backward_error:.2e}")
+
+    data = load_cifar10()
+    rng = np.random.RandomState(args.seed % (2**32))
+    subset = np.sort(rng.permutation(len(data.x_train))[:cfg["train_size"]])
+    x_train, y_train = np.asarray(data.x_train[subset]), data.y_train[subset]
+    print(f"Data: {len(x_train)} training images, {len(data.x_test)} test images "
+          f"({'test labels available' if data.y_test is not None else 'test labels held by the grader'})")
+
+    model, loss_fn = LeNet(), CrossEntropyLoss()
+    optimizer = Adam(model.parameters(), lr=cfg["lr"])
+    weights = {name: layer.weight for name, layer in model.layers().items()}
+    before = gates.snapshot(weights)
+
+    start, losses, epoch_losses = time.perf_counter(), [], []
+    batch = cfg["batch"]
+    for epoch in range(cfg["epochs"]):
+        order = rng.permutation(len(x_train))
+        for i in range(0, len(order), batch):
+            idx = order[i:i + batch]
+            x = preprocess(x_train[idx])
+            if cfg["flip"]:
+                flip = rng.rand(len(idx)) < 0.5
+                x[flip] = x[flip, :, :, ::-1]
+            loss = loss_fn(model(Tensor(x)), Tensor(y_train[idx]))
+            optimizer.zero_grad()
+            loss.backward()
+            if not losses:
+                gates.report_first_layer_grad("conv1.weight", model.conv1.weight)
+            optimizer.step()
+            losses.append(float(common.to_numpy(loss)))
+            if len(losses) % 100 == 0:
+                print(f"    step {len(losses)}: loss {np.mean(losses[-100:]):.4f} "
+                      f"({time.perf_counter() - start:.0f} s)")
+        steps = -(-len(order) // batch)
+        epoch_losses.append(float(np.mean(losses[-steps:])))
+        print(f"  epoch {epoch + 1}/{cfg['epochs']}: loss {epoch_losses[-1]:.4f} "
+              f"({time.perf_counter() - start:.0f} s)")
+    metrics.report("train_seconds", time.perf_counter() - start)
+    metrics.series("train_loss", epoch_losses)
+    gates.report_loss_trend(losses)
+    gates.report_weight_changes(before, weights)
+
+    train_acc = gates.accuracy(predict(model, x_train[:5000]), y_train[:5000])
+    metrics.report("train_accuracy", train_acc)
+    predictions = predict(model, data.x_test)
+    metrics.artifact("cifar10_test_predictions.npy", predictions)
+    print(f"Accuracy on (up to 5,000) training images: {train_acc:.4f}")
+    if data.y_test is not None:
+        test_acc = gates.accuracy(predictions, data.y_test)
+        per_class = [gates.accuracy(predictions[data.y_test == c], c) for c in range(10)]
+        print(f"Test accuracy: {test_acc:.4f} (under the harness, the grader computes this)")
+        shown = ", ".join(f"{n} {a:.2f}" for n, a in zip(CIFAR10_CLASSES, per_class, strict=True))
+        print(f"  per class: {shown}")
+
+
+if __name__ == "__main__":
+    main()
