@@ -227,22 +227,32 @@ class Criterion(_Strict):
     profiles: dict[Literal["full", "quick"], Profile]
     checks: list[Check] = Field(min_length=1)
     _source: Path | None = PrivateAttr(default=None)  # the file it was loaded from
+    _lines: dict = PrivateAttr(default_factory=dict)  # YAML path tuple -> line number
 
     @property
     def source(self) -> Path | None:
         return self._source
 
-    @model_validator(mode="after")
-    def _consistent(self) -> Criterion:
-        missing = [p for p in PROFILE_NAMES if p not in self.profiles]
+    def where(self, *loc) -> str:
+        """``file:line: field`` of a YAML path, for errors found after loading (e.g. script missing)."""
+        return f"{_display_path(self._source)}:{_line_for(loc, self._lines)}: {_loc_text(loc)}"
+
+    @field_validator("profiles")
+    @classmethod
+    def _both_profiles(cls, profiles: dict) -> dict:
+        missing = [p for p in PROFILE_NAMES if p not in profiles]
         if missing:
             raise _invalid(f"profiles needs {' and '.join(missing)} (each with expected_seconds and budget)")
-        names = [c.name for c in self.checks]
+        return profiles
+
+    @field_validator("checks")
+    @classmethod
+    def _unique_names(cls, checks: list[Check]) -> list[Check]:
+        names = [c.name for c in checks]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
-            raise PydanticCustomError("duplicate", "check names must be unique, repeated: {d}",
-                                      {"d": ", ".join(duplicates)})
-        return self
+            raise _invalid(f"check names must be unique, repeated: {', '.join(duplicates)}")
+        return checks
 
     @property
     def max_score(self) -> float:
@@ -359,6 +369,7 @@ def load_criterion(path: Path, display: str | None = None) -> Criterion:
     if problems:
         raise CriteriaError(problems)
     criterion._source = Path(path)
+    criterion._lines = lines
     return criterion
 
 
