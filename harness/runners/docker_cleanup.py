@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import threading
+import time
 
 LABEL_RUN = "tinytorch-harness.run"
 LABEL_HOST = "tinytorch-harness.host"
@@ -38,17 +39,26 @@ def untrack(container_id: str) -> None:
         _live.pop(container_id, None)
 
 
-def force_remove(client, container_id: str) -> None:
-    """Kill and remove; a container already gone (or being auto-removed) is fine."""
+def force_remove(client, container_id: str, wait_seconds: float = 10.0) -> None:
+    """Kill and remove, and return once it is gone (auto-remove may already be removing it)."""
     import docker.errors
 
     try:
         client.api.remove_container(container_id, force=True)
+        return
     except docker.errors.NotFound:
-        pass
+        return
     except docker.errors.APIError as exc:
         if exc.status_code != 409:  # 409: removal already in progress (auto-remove)
             raise
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        try:
+            client.api.inspect_container(container_id)
+        except docker.errors.NotFound:
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"container {container_id[:12]} was still being removed after {wait_seconds:g} s")
 
 
 def remove_all_live() -> None:
