@@ -24,3 +24,26 @@ def shared_datasets() -> Path:
     if not path.is_dir():
         pytest.fail(f"real datasets not found at {path}: set HARNESS_SHARED_DIR to the folder holding datasets/")
     return path
+
+
+@pytest.fixture(scope="session")
+def dataset_cache(tmp_path_factory, shared_datasets) -> Path:
+    """A dataset cache seeded from ../shared/datasets (MNIST, CIFAR-10), exported as $HARNESS_DATA.
+
+    Shared by all xdist workers (built once, under a file lock) and verified like a user's cache.
+    """
+    import fcntl
+
+    from harness.datasets import import_from, list_status
+
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "dataset-cache"
+    root.mkdir(exist_ok=True)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HARNESS_DATA", str(root))
+        with open(root.parent / "dataset-cache.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            for status in list_status():
+                if status.state != "verified":
+                    import_from(status.name, shared_datasets / status.name)
+        yield root
