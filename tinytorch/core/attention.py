@@ -126,7 +126,6 @@ class MultiHeadAttention(Layer):
         self.out_proj = Linear(embed_dim, embed_dim)
         self.attention_weights = None
 
-
     def forward(self, x, mask=None, kv_cache=None, layer_idx: int = 0) -> Tensor:
         x = _as_tensor(x)
         if x.data.ndim != 3 or x.shape[-1] != self.embed_dim:

@@ -41,7 +41,6 @@ class Embedding(Layer):
         weight = rng().normal(0.0, 0.02, (vocab_size, embed_dim)).astype(np.float32)
         self.weight = Tensor(weight, requires_grad=True)
 
-
     def forward(self, tokens) -> Tensor:
         ids = as_token_ids(tokens, self.vocab_size, "Embedding")
         out = self.weight.data[ids]
@@ -84,7 +83,6 @@ class PositionalEncoding(Layer):
             self.weight = Tensor(table, requires_grad=True)
         else:
             self.weight = Tensor(sinusoidal_table(max_seq_len, embed_dim))
-
 
     def forward(self, x, start_pos: int = 0) -> Tensor:
         x = x if isinstance(x, Tensor) else Tensor(np.asarray(x, dtype=np.float32))

@@ -97,7 +97,6 @@ class Conv2d(Layer):
         self.bias = (Tensor(rng().uniform(-bound, bound, out_channels).astype(np.float32),
                             requires_grad=True) if bias else None)
 
-
     def forward(self, x) -> Tensor:
         x = _as_tensor(x)
         _check_nchw(x, "Conv2d", self.in_channels)
@@ -107,10 +106,12 @@ class Conv2d(Layer):
         kh, kw = self.kernel_size
         ho = _output_size(hp, kh, self.stride[0], "Conv2d", "height")
         wo = _output_size(wp, kw, self.stride[1], "Conv2d", "width")
-        # (N, Ho, Wo, C, kh, kw) rows: one row per output pixel, one GEMM for all of them.
-        cols = im2col(xp, self.kernel_size, self.stride).transpose(0, 2, 3, 1, 4, 5)
-        cols = cols.reshape(n * ho * wo, c * kh * kw)
-        w_mat = self.weight.data.reshape(self.out_channels, -1)
+        # One row per output pixel, ordered (kh, kw, C): read from a channels-last copy, each row is
+        # made of contiguous runs of kw*C floats, which makes the im2col copy several times faster.
+        channels_last = np.ascontiguousarray(xp.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+        cols = im2col(channels_last, self.kernel_size, self.stride).transpose(0, 2, 3, 4, 5, 1)
+        cols = cols.reshape(n * ho * wo, kh * kw * c)
+        w_mat = self.weight.data.transpose(0, 2, 3, 1).reshape(self.out_channels, -1)
         out = cols @ w_mat.T
         if self.bias is not None:
             out += self.bias.data
@@ -119,11 +120,13 @@ class Conv2d(Layer):
 
         def backward(grad):
             g = grad.transpose(0, 2, 3, 1).reshape(-1, self.out_channels)
-            grad_w = (g.T @ cols).reshape(self.weight.shape) if self.weight.requires_grad else None
-            grad_b = g.sum(axis=0) if self.bias is not None and self.bias.requires_grad else None
-            grad_x = None
+            grad_w = grad_b = grad_x = None
+            if self.weight.requires_grad:
+                grad_w = (g.T @ cols).reshape(self.out_channels, kh, kw, c).transpose(0, 3, 1, 2)
+            if self.bias is not None and self.bias.requires_grad:
+                grad_b = g.sum(axis=0)
             if x.requires_grad:
-                dcols = (g @ w_mat).reshape(n, ho, wo, c, kh, kw).transpose(0, 3, 1, 2, 4, 5)
+                dcols = (g @ w_mat).reshape(n, ho, wo, kh, kw, c).transpose(0, 5, 1, 2, 3, 4)
                 grad_xp = col2im(dcols, xp.shape, self.stride)
                 grad_x = grad_xp[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]]
             return (grad_x, grad_w, grad_b) if self.bias is not None else (grad_x, grad_w)
@@ -149,7 +152,6 @@ class _Pool2d(Layer):
         if min(self.kernel_size) < 1 or min(self.stride) < 1:
             raise ValueError(f"{self.name} kernel_size and stride must be >= 1, "
                              f"got {kernel_size!r}, {stride!r}")
-
 
     def _windows(self, x: Tensor, pad_value: float):
         _check_nchw(x, self.name)
@@ -227,7 +229,6 @@ class BatchNorm2d(Layer):
         self.beta = Tensor(np.zeros(num_features, dtype=np.float32), requires_grad=True)
         self.running_mean = np.zeros(num_features, dtype=np.float32)
         self.running_var = np.ones(num_features, dtype=np.float32)
-
 
     def forward(self, x) -> Tensor:
         x = _as_tensor(x)

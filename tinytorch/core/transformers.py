@@ -39,7 +39,6 @@ class LayerNorm(Layer):
         self.gamma = Tensor(np.ones(self.normalized_shape, dtype=np.float32), requires_grad=True)
         self.beta = Tensor(np.zeros(self.normalized_shape, dtype=np.float32), requires_grad=True)
 
-
     def forward(self, x) -> Tensor:
         x = x if isinstance(x, Tensor) else Tensor(np.asarray(x, dtype=np.float32))
         n = len(self.normalized_shape)
@@ -76,7 +75,6 @@ class MLP(Layer):
         self.activation = GELU()
         self.fc2 = Linear(hidden_dim, embed_dim)
 
-
     def forward(self, x) -> Tensor:
         return self.fc2(self.activation(self.fc1(x)))
 
@@ -90,7 +88,6 @@ class TransformerBlock(Layer):
         self.attention = MultiHeadAttention(embed_dim, num_heads)
         self.ln2 = LayerNorm(embed_dim)
         self.mlp = MLP(embed_dim, int(mlp_ratio * embed_dim))
-
 
     def forward(self, x, mask=None, kv_cache=None, layer_idx: int = 0) -> Tensor:
         x = x + self.attention(self.ln1(x), mask=mask, kv_cache=kv_cache, layer_idx=layer_idx)
@@ -116,7 +113,6 @@ class GPT(Layer):
         self.ln_f = LayerNorm(embed_dim)
         self.lm_head = Linear(embed_dim, vocab_size)
         self.kv_cache = None  # set by tinytorch.perf.memoization.enable_kv_cache
-
 
     def forward(self, tokens, kv_cache=None) -> Tensor:
         """Logits for `tokens`. With kv_cache, `tokens` are the NEW tokens after the cached ones."""
