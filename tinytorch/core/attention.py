@@ -12,9 +12,9 @@ import numpy as np
 from tinytorch.core.layers import Layer, Linear
 from tinytorch.core.tensor import Tensor, unbroadcast
 
-__all__ = ["scaled_dot_product_attention", "MultiHeadAttention", "BLOCKED_SCORE"]
+__all__ = ["scaled_dot_product_attention", "MultiHeadAttention", "MASK_VALUE"]
 
-BLOCKED_SCORE = -1e9
+MASK_VALUE = -1e9
 
 
 def _as_tensor(x) -> Tensor:
@@ -44,7 +44,7 @@ def _attention_weights(q: Tensor, k: Tensor, mask) -> Tensor:
     scores = (q.data @ np.swapaxes(k.data, -1, -2)) * scale
     allowed = _as_mask(mask, scores.shape)
     if allowed is not None:
-        scores = np.where(allowed, scores, np.float32(BLOCKED_SCORE))
+        scores = np.where(allowed, scores, np.float32(MASK_VALUE))
     scores = scores - scores.max(axis=-1, keepdims=True)
     weights = np.exp(scores)
     weights /= weights.sum(axis=-1, keepdims=True)
