@@ -1,0 +1,95 @@
+"""Batch grading: every extra for every submission, through the same engine as ``harness check``.
+
+Finished (submission, extra) results are cached the moment they are judged (``harness.cache``),
+so a rerun only runs what is missing or out of date; ``force`` regrades everything. Hidden
+checks always run here: the gradebook is the instructor's.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness import __version__
+from harness.cache import CacheKey, ResultCache, criterion_hash, is_cacheable
+from harness.criteria import Criterion
+from harness.engine import Engine, Task, build_task, summarize
+from harness.provenance import combined_hash, file_hash, machine_info
+from harness.report.model import ExtraResult, Provenance, Report
+from harness.runners.base import Runner
+from harness.scheduler import run_parallel
+from harness.submissions import ResolvedSubmission
+
+
+@dataclass
+class GradeRun:
+    """The report, and which (submission, extra) pairs ran now and which came from the cache."""
+
+    report: Report
+    executed: list[tuple[str, str]]
+    cached: list[tuple[str, str]]
+
+
+def backend_identity(runner: Runner) -> str:
+    """The backend part of a cache key: its name and, for containers, the image id."""
+    described = runner.describe()
+    return f"{described.get('backend', runner.name)}:{described.get('image_id') or ''}"
+
+
+def provenance(criteria: list[Criterion], runner: Runner, profile: str, seed: int) -> Provenance:
+    hashes = {c.id: file_hash(c.source) if c.source else "unknown" for c in criteria}
+    described = runner.describe()
+    return Provenance(
+        backend=described.get("backend", runner.name), image_id=described.get("image_id"),
+        lock_hash=described.get("lock_hash"), criteria_hash=combined_hash(hashes), criteria=hashes,
+        seed=seed, profile=profile, hidden_checks_included=True, machine=machine_info(),
+    )
+
+
+def grade(submissions: list[ResolvedSubmission], criteria: list[Criterion], *, runner: Runner,
+          extras_dir: Path, cache: ResultCache, profile: str, seed: int, jobs: int, force: bool = False,
+          on_cached: Callable[[str, ExtraResult], None] | None = None,
+          on_result: Callable[[str, ExtraResult], None] | None = None) -> GradeRun:
+    """Grade every (submission, criterion) pair; callbacks get ``"name/extra"`` and the result."""
+    backend = backend_identity(runner)
+    crit_hashes = {c.id: criterion_hash(c, extras_dir, __version__) for c in criteria}
+    keys: dict[tuple[str, str], CacheKey] = {}
+    results: dict[tuple[str, str], ExtraResult] = {}
+    tasks: list[Task] = []
+    executed: list[tuple[str, str]] = []
+    cached: list[tuple[str, str]] = []
+    for sub in submissions:
+        for crit in criteria:
+            pair = (sub.name, crit.id)
+            keys[pair] = CacheKey(sub.hash, crit_hashes[crit.id], backend, profile, seed)
+            hit = None if force else cache.load(sub.name, crit.id, keys[pair])
+            if hit is not None:
+                results[pair] = hit
+                cached.append(pair)
+                if on_cached is not None:
+                    on_cached(f"{sub.name}/{crit.id}", hit)
+            else:
+                tasks.append(build_task(sub.submission, crit, profile, seed, extras_dir))
+
+    def finished(task: Task, result: ExtraResult) -> None:
+        pair = (task.submission.name, task.criterion.id)
+        if is_cacheable(result):
+            cache.store(*pair, keys[pair], result)
+        results[pair] = result
+        executed.append(pair)
+        if on_result is not None:
+            on_result(task.job.job_id, result)
+
+    engine = Engine(runner, include_hidden=True)
+    run_parallel(tasks, engine.run_task, jobs=jobs, expected_seconds=lambda t: t.expected_seconds,
+                 on_error=engine.on_error, on_result=finished)
+    report = Report(
+        harness_version=__version__,
+        created_at=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        provenance=provenance(criteria, runner, profile, seed),
+        submissions=[summarize(sub.submission, [results[(sub.name, c.id)] for c in criteria])
+                     for sub in submissions],
+    )
+    return GradeRun(report, executed, cached)
