@@ -22,7 +22,7 @@ def _spool(chunks: Iterable[bytes], cap_bytes: int) -> tempfile.SpooledTemporary
         total += len(chunk)
         if total > cap_bytes:
             spool.close()
-            raise OutCopyError(f"/out is larger than its {cap_bytes // (1024 * 1024)} MiB cap; not copied")
+            raise OutCopyError(f"/out is larger than its {cap_bytes / (1024 * 1024):.1f} MiB cap; not copied")
         spool.write(chunk)
     spool.seek(0)
     return spool
