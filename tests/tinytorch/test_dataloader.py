@@ -25,6 +25,8 @@ def test_tensor_dataset_items_and_length_check():
     assert len(ds) == 10
     x3, y3 = ds[3]
     assert x3.data.tolist() == [6.0, 7.0] and y3.data.tolist() == 3.0
+    assert ds.arrays[0] is X  # no copy of the whole dataset is kept
+    assert [t.shape for t in ds.tensors] == [(10, 2), (10,)]
     with pytest.raises(ValueError, match=r"same first dimension.*\(10, 2\), \(9,\)"):
         TensorDataset(X, Y[:9])
 

@@ -67,6 +67,13 @@ def test_params_without_grad_are_skipped_and_zero_grad_clears():
     assert a.grad is None
 
 
+def test_tensor_stored_as_grad_is_accepted():
+    p = param([1.0], [0.0])
+    p.grad = Tensor([2.0])
+    SGD([p], lr=0.5).step()
+    assert p.data.tolist() == [0.0]
+
+
 def test_update_is_in_place_and_lr_can_be_changed():
     p = param([1.0], [1.0])
     data = p.data

@@ -31,7 +31,11 @@ class TensorDataset(Dataset):
         if len(set(lengths)) != 1:
             shapes = [a.shape for a in self.arrays]
             raise ValueError(f"TensorDataset: all inputs need the same first dimension, got shapes {shapes}")
-        self.tensors = tuple(t if isinstance(t, Tensor) else Tensor(t) for t in tensors)
+
+    @property
+    def tensors(self) -> tuple[Tensor, ...]:
+        """The full data as Tensors (copies; batches are cut from ``arrays`` without copying all)."""
+        return tuple(Tensor(a) for a in self.arrays)
 
     def __len__(self) -> int:
         return len(self.arrays[0])

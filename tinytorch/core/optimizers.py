@@ -11,9 +11,8 @@ import numpy as np
 
 
 def _grad_array(p) -> np.ndarray:
-    g = p.grad
-    g = g.data if hasattr(g, "data") and not isinstance(g, np.ndarray) else g
-    return np.asarray(g, dtype=np.float32)
+    """The gradient as a float32 array (also when someone stored a Tensor in ``.grad``)."""
+    return np.asarray(p.grad, dtype=np.float32)
 
 
 class Optimizer:
