@@ -6,6 +6,7 @@ import pytest
 from tinytorch.core.activations import ReLU
 from tinytorch.core.layers import Linear, Sequential
 from tinytorch.core.tensor import Tensor
+from tinytorch.core.transformers import GPT
 from tinytorch.perf.quantization import (
     QuantizedLinear,
     dequantize,
@@ -120,3 +121,13 @@ def test_quantize_model_replaces_linears_and_reports_sizes():
     after = model(x).data
     assert np.abs(after - before).max() < 0.02 * np.abs(before).max()
     assert model.parameters() == []
+
+
+def test_quantize_model_reaches_linears_nested_in_a_gpt():
+    gpt = GPT(vocab_size=30, embed_dim=16, num_layers=2, num_heads=2, max_seq_len=8)
+    ids = np.random.default_rng(5).integers(0, 30, size=(2, 8))
+    before = gpt(ids).data
+    stats = quantize_model(gpt)
+    assert stats["layers_quantized"] == 2 * (4 + 2) + 1  # q, k, v, out, fc1, fc2 per block + lm head
+    assert isinstance(gpt.blocks[1].attention.q_proj, QuantizedLinear)
+    assert np.abs(gpt(ids).data - before).max() < 0.03 * np.abs(before).max()

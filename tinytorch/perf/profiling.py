@@ -113,13 +113,16 @@ def _recording_calls(model, records: list):
             records.append((__layer, shape, out))
             return out
 
+        patched.append((layer, vars(layer).get("forward")))
         object.__setattr__(layer, "forward", recorder)
-        patched.append(layer)
     try:
         yield
     finally:
-        for layer in patched:
-            object.__delattr__(layer, "forward")
+        for layer, own_forward in patched:  # restore exactly what was there before
+            if own_forward is None:
+                object.__delattr__(layer, "forward")
+            else:
+                object.__setattr__(layer, "forward", own_forward)
 
 
 def _input_tensor(input_or_shape) -> Tensor:
