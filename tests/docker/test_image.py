@@ -1,0 +1,66 @@
+"""The grading image is tagged by content: same tree, same tag; the lock is strict."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from harness.image import ImageConfigError, default_base, image_tag, parse_lock, tree_hash
+
+OFFLINE_BASE = "tinytorch-harness-base:bookworm"
+CLI = "import sys; from harness.cli import main; sys.exit(main())"
+
+
+@pytest.fixture
+def tree(tmp_path, repo_root):
+    for name in ("Dockerfile", "requirements.lock"):
+        shutil.copy(repo_root / name, tmp_path / name)
+    return tmp_path
+
+
+def test_tag_depends_only_on_the_inputs(tree, repo_root):
+    assert tree_hash(tree) == tree_hash(repo_root)
+    first = image_tag(tree, "base:1", "sha256:aa")
+    assert image_tag(tree, "base:1", "sha256:aa") == first
+    assert image_tag(tree, "base:1", "sha256:bb") != first
+    assert image_tag(tree, "base:2", "sha256:aa") != first
+    (tree / "Dockerfile").write_text((tree / "Dockerfile").read_text() + "# changed\n")
+    assert image_tag(tree, "base:1", "sha256:aa") != first
+
+
+def test_the_dockerfile_pins_its_default_base_by_digest(repo_root):
+    base = default_base(repo_root)
+    assert base.startswith("python:3.11") and "@sha256:" in base and len(base.split("@sha256:")[1]) == 64
+
+
+def test_lock_pins_numpy_with_hashes(repo_root):
+    (numpy,) = parse_lock(repo_root / "requirements.lock")
+    assert numpy.name == "numpy" and numpy.version.count(".") == 2 and len(numpy.hashes) >= 1
+
+
+def test_an_unhashed_lock_entry_is_an_error_naming_the_line(tree):
+    pinned = "numpy==2.4.6 \\\n    --hash=sha256:" + "a" * 64
+    (tree / "requirements.lock").write_text(f"# header\n{pinned}\nrich\n")
+    with pytest.raises(ImageConfigError, match=r"requirements.lock:4: 'rich' is not `name==version"):
+        parse_lock(tree / "requirements.lock")
+
+
+def test_missing_tree_files_say_where_to_look(tmp_path):
+    with pytest.raises(ImageConfigError, match="Dockerfile, requirements.lock not found in .*--context DIR"):
+        tree_hash(tmp_path)
+
+
+@pytest.mark.docker
+def test_two_builds_of_the_same_tree_give_the_same_image(docker_engine, repo_root):
+    def build() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", CLI, "image", "build", "--base", OFFLINE_BASE],
+                              cwd=repo_root, capture_output=True, text=True, timeout=900)
+
+    first, second = build(), build()
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
+    assert first.stdout.strip().startswith("sha256:") and first.stdout == second.stdout
+    assert "build skipped" in second.stderr
