@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import resource
+import shutil
 
 import numpy as np
 import pytest
@@ -150,6 +151,7 @@ def test_runner_output_capture_keeps_head_marker_and_tail(project):
         "for _ in range(50 * 1024):\n    sys.stdout.buffer.write(line)\nprint('LAST LINE')\n")
     job = Job("s/spam", "spam", "spam.py", project.extras, project.submission, budget=Budget(wall_seconds=60))
     run = LocalRunner().run(job)
+    shutil.rmtree(run.out_dir)
     assert run.exit_code == 0
     assert run.stdout.startswith("FIRST LINE\n")
     assert run.stdout.rstrip().endswith("LAST LINE")

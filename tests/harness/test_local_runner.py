@@ -1,0 +1,98 @@
+"""The local backend's sandbox: scrubbed environment, fresh dirs, group kill, limits."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+
+import pytest
+
+from harness.runners.base import Budget, Job
+from harness.runners.local import LocalRunner
+
+
+@pytest.fixture
+def run_script(project):
+    """Run a probe script with the local runner; its /out copy is removed after the test."""
+    out_dirs = []
+
+    def run(source, **budget):
+        (project.extras / "probe.py").write_text(source)
+        job = Job("s/probe", "probe", "probe.py", project.extras, project.submission, args=("--quick",),
+                  env=(("EXTRA_FLAG", "1"),), budget=Budget(**budget), seed=7, profile="quick")
+        result = LocalRunner().run(job)
+        out_dirs.append(result.out_dir)
+        return result
+
+    yield run
+    for path in out_dirs:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    """Running and not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_environment_is_scrubbed_and_points_at_the_submission(run_script, project, monkeypatch):
+    monkeypatch.setenv("SECRET_TOKEN", "do-not-leak")
+    run = run_script("import json, os, sys\n"
+                              "seen = {'env': dict(os.environ), 'cwd': os.getcwd(), 'argv': sys.argv}\n"
+                              "print(json.dumps(seen))\n")
+    seen = json.loads(run.stdout)
+    env = seen["env"]
+    assert "SECRET_TOKEN" not in env
+    assert set(env) == {"PATH", "HOME", "TMPDIR", "LANG", "HARNESS_OUT", "HARNESS_SEED", "HARNESS_PROFILE",
+                        "PYTHONPATH", "PYTHONHASHSEED", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED",
+                        "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "EXTRA_FLAG"}
+    assert env["PYTHONPATH"] == str(project.submission) and env["HARNESS_SEED"] == "7"
+    assert env["HARNESS_PROFILE"] == "quick" and env["OPENBLAS_NUM_THREADS"] == "1"
+    assert env["HOME"] == seen["cwd"] and seen["argv"][1:] == ["--quick"]
+    assert not os.path.exists(seen["cwd"])  # the work dir is removed after the run
+    assert run.out_dir.is_dir() and str(run.out_dir) == env["HARNESS_OUT"]
+
+
+def test_timeout_kills_grandchildren_too(run_script):
+    source = ("import subprocess, sys, time\n"
+              "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+              "print(child.pid, flush=True)\n"
+              "time.sleep(60)\n")
+    started = time.monotonic()
+    run = run_script(source, wall_seconds=1.0)
+    assert run.timed_out and time.monotonic() - started < 10
+    grandchild = int(run.stdout.split()[0])
+    time.sleep(0.2)
+    assert not _alive(grandchild)
+
+
+def test_file_size_limit_stops_huge_writes(run_script):
+    source = ("import os\n"
+              "try:\n"
+              "    with open(os.path.join(os.environ['HARNESS_OUT'], 'big.bin'), 'wb') as f:\n"
+              "        f.write(b'x' * (3 * 1024 * 1024))\n"
+              "except OSError as exc:\n"
+              "    print('refused', exc.errno)\n")
+    run = run_script(source, out_mib=1)
+    assert "refused 27" in run.stdout  # EFBIG
+    assert os.path.getsize(run.out_dir / "big.bin") <= 1024 * 1024
+
+
+def test_usage_is_measured(run_script):
+    run = run_script("x = bytearray(64 * 1024 * 1024)\nsum(range(3_000_000))\n")
+    assert run.exit_code == 0 and run.signal is None
+    assert run.peak_rss_mib >= 64
+    assert 0 < run.cpu_seconds <= run.wall_seconds + 0.5
+    assert run.finished_at >= run.started_at + run.wall_seconds - 0.05
+
+
+def test_missing_script_is_an_exit_code_not_a_harness_crash(project):
+    job = Job("s/none", "none", "none.py", project.extras, project.submission)
+    run = LocalRunner().run(job)
+    shutil.rmtree(run.out_dir)
+    assert run.exit_code == 2 and "can't open file" in run.stderr
