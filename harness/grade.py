@@ -48,48 +48,69 @@ def provenance(criteria: list[Criterion], runner: Runner, profile: str, seed: in
     )
 
 
-def grade(submissions: list[ResolvedSubmission], criteria: list[Criterion], *, runner: Runner,
-          extras_dir: Path, cache: ResultCache, profile: str, seed: int, jobs: int, force: bool = False,
-          on_cached: Callable[[str, ExtraResult], None] | None = None,
-          on_result: Callable[[str, ExtraResult], None] | None = None) -> GradeRun:
-    """Grade every (submission, criterion) pair; callbacks get ``"name/extra"`` and the result."""
+@dataclass
+class Plan:
+    """What a batch will do: cached results to reuse and tasks to run, with their cache keys."""
+
+    submissions: list[ResolvedSubmission]
+    criteria: list[Criterion]
+    profile: str
+    seed: int
+    keys: dict[tuple[str, str], CacheKey]
+    cached: dict[tuple[str, str], ExtraResult]
+    tasks: list[Task]
+
+
+def plan(submissions: list[ResolvedSubmission], criteria: list[Criterion], *, runner: Runner,
+         extras_dir: Path, cache: ResultCache, profile: str, seed: int, force: bool = False) -> Plan:
+    """Look every (submission, criterion) pair up in the cache; the misses become tasks."""
     backend = backend_identity(runner)
     crit_hashes = {c.id: criterion_hash(c, extras_dir, __version__) for c in criteria}
-    keys: dict[tuple[str, str], CacheKey] = {}
-    results: dict[tuple[str, str], ExtraResult] = {}
-    tasks: list[Task] = []
-    executed: list[tuple[str, str]] = []
-    cached: list[tuple[str, str]] = []
+    batch = Plan(submissions, criteria, profile, seed, keys={}, cached={}, tasks=[])
     for sub in submissions:
         for crit in criteria:
             pair = (sub.name, crit.id)
-            keys[pair] = CacheKey(sub.hash, crit_hashes[crit.id], backend, profile, seed)
-            hit = None if force else cache.load(sub.name, crit.id, keys[pair])
+            batch.keys[pair] = CacheKey(sub.hash, crit_hashes[crit.id], backend, profile, seed)
+            hit = None if force else cache.load(sub.name, crit.id, batch.keys[pair])
             if hit is not None:
-                results[pair] = hit
-                cached.append(pair)
-                if on_cached is not None:
-                    on_cached(f"{sub.name}/{crit.id}", hit)
+                batch.cached[pair] = hit
             else:
-                tasks.append(build_task(sub.submission, crit, profile, seed, extras_dir))
+                batch.tasks.append(build_task(sub.submission, crit, profile, seed, extras_dir))
+    return batch
+
+
+def execute(batch: Plan, *, runner: Runner, cache: ResultCache, jobs: int,
+            on_result: Callable[[str, ExtraResult], None] | None = None) -> GradeRun:
+    """Run the plan's tasks in parallel, caching each result as soon as it is judged."""
+    results = dict(batch.cached)
+    executed: list[tuple[str, str]] = []
 
     def finished(task: Task, result: ExtraResult) -> None:
         pair = (task.submission.name, task.criterion.id)
         if is_cacheable(result):
-            cache.store(*pair, keys[pair], result)
+            cache.store(*pair, batch.keys[pair], result)
         results[pair] = result
         executed.append(pair)
         if on_result is not None:
             on_result(task.job.job_id, result)
 
     engine = Engine(runner, include_hidden=True)
-    run_parallel(tasks, engine.run_task, jobs=jobs, expected_seconds=lambda t: t.expected_seconds,
+    run_parallel(batch.tasks, engine.run_task, jobs=jobs, expected_seconds=lambda t: t.expected_seconds,
                  on_error=engine.on_error, on_result=finished)
     report = Report(
         harness_version=__version__,
         created_at=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        provenance=provenance(criteria, runner, profile, seed),
-        submissions=[summarize(sub.submission, [results[(sub.name, c.id)] for c in criteria])
-                     for sub in submissions],
+        provenance=provenance(batch.criteria, runner, batch.profile, batch.seed),
+        submissions=[summarize(sub.submission, [results[(sub.name, c.id)] for c in batch.criteria])
+                     for sub in batch.submissions],
     )
-    return GradeRun(report, executed, cached)
+    return GradeRun(report, executed, list(batch.cached))
+
+
+def grade(submissions: list[ResolvedSubmission], criteria: list[Criterion], *, runner: Runner,
+          extras_dir: Path, cache: ResultCache, profile: str, seed: int, jobs: int, force: bool = False,
+          on_result: Callable[[str, ExtraResult], None] | None = None) -> GradeRun:
+    """Plan and execute in one call; ``on_result`` gets ``"name/extra"`` and each new result."""
+    batch = plan(submissions, criteria, runner=runner, extras_dir=extras_dir, cache=cache, profile=profile,
+                 seed=seed, force=force)
+    return execute(batch, runner=runner, cache=cache, jobs=jobs, on_result=on_result)

@@ -10,4 +10,6 @@ COMMAND_MODULES = [
     "harness.commands.check",
     "harness.commands.data",
     "harness.commands.image",
+    "harness.commands.grade",
+    "harness.commands.diff",
 ]

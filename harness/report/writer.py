@@ -16,6 +16,10 @@ FORMATS: dict[str, str] = {
     "json": "harness.report.writer:write_json",
     "junit": "harness.report.junit:write",
     "markdown": "harness.report.markdown:write",
+    "csv": "harness.report.csv:write",
+    "gradescope": "harness.report.gradescope:write",
+    "feedback": "harness.report.feedback:write",
+    "html": "harness.report.html:write",
 }
 Writer = Callable[[Report, Path], Path]
 

@@ -1,0 +1,152 @@
+"""``harness grade SUBMISSION ...``: grade a class, resume after interruption, write the exports."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from harness import backends, engine
+from harness.cache import ResultCache
+from harness.commands.check import _preflight_datasets
+from harness.commands.common import CommandError, add_location_args, cross_check, load_criteria, select
+from harness.grade import execute, plan
+from harness.paths import EXIT_FAILED, EXIT_INFRA, EXIT_OK
+from harness.report import terminal, writer
+from harness.report.model import ExtraResult
+from harness.scheduler import default_jobs
+from harness.submissions import SubmissionError, resolve_submissions
+
+GRADE_FORMATS = "json,csv,gradescope,feedback,html,junit,markdown"
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "grade", help="grade many submissions (folders, archives, git repos) and export a gradebook",
+        description="Run every extra against every submission, with hidden checks. Finished results are "
+                    "cached in OUT/cache: a rerun (e.g. after Ctrl-C) only runs what is missing.")
+    parser.add_argument("submissions", nargs="+", type=Path, metavar="SUBMISSION",
+                        help="a folder containing tinytorch/, an archive (.zip, .tar.gz, .tgz), a git "
+                             "repository, or a folder holding any number of those (one per student)")
+    parser.add_argument("--extra", action="append", default=None, metavar="NAME",
+                        help="grade only these extras (repeatable or comma-separated; default: all)")
+    parser.add_argument("--all", action="store_true", help="grade every extra (the default)")
+    parser.add_argument("--backend", choices=sorted(backends.BACKENDS), default="docker",
+                        help="docker (isolated, default) or local (no isolation)")
+    parser.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
+                        help="jobs side by side (default: from cores, memory and each extra's budget)")
+    parser.add_argument("--profile", choices=["quick", "full"], default="full", help="default: full")
+    parser.add_argument("--seed", type=int, default=engine.DEFAULT_SEED, help="default: %(default)s")
+    parser.add_argument("--out", type=Path, default=Path("grades"), metavar="DIR",
+                        help="where the report, gradebook and exports go (default: ./grades)")
+    parser.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
+                        help="cached results and extracted archives (default: OUT/cache)")
+    parser.add_argument("--force", action="store_true", help="regrade everything, ignoring cached results")
+    parser.add_argument("--format", action="append", default=None, metavar="FMT",
+                        help=f"formats to write, comma-separated (default: {GRADE_FORMATS})")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+    add_location_args(parser)
+    parser.set_defaults(func=run)
+
+
+class BatchProgress:
+    """Counts and ETA: a live bar on a TTY, one plain line per finished job otherwise."""
+
+    def __init__(self, console: Console, to_run: int, cached: int, quiet: bool):
+        self.console, self.to_run, self.quiet = console, to_run, quiet
+        self.done, self.started = 0, time.monotonic()
+        self._bar: Progress | None = None
+        if not quiet:
+            console.print(f"{cached} results cached, {to_run} jobs to run", markup=False)
+        if not quiet and to_run and console.is_terminal:
+            self._bar = Progress(TextColumn("[bold]grading"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.description}"),
+                                 console=console, transient=True)
+            self._task = self._bar.add_task("", total=to_run)
+
+    def __enter__(self) -> BatchProgress:
+        if self._bar is not None:
+            self._bar.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def eta_seconds(self) -> float:
+        elapsed = time.monotonic() - self.started
+        return elapsed / self.done * (self.to_run - self.done) if self.done else float("nan")
+
+    def finished(self, job_id: str, result: ExtraResult) -> None:
+        self.done += 1
+        line = (f"[{self.done}/{self.to_run}] {job_id}: {result.verdict} "
+                f"{result.score:g}/{result.max_score:g} ({result.run.wall_seconds:.1f} s), "
+                f"eta {self.eta_seconds():.0f} s")
+        if self._bar is not None:
+            self._bar.update(self._task, advance=1, description=job_id)
+            self._bar.console.print(line, style=terminal.STYLES[result.verdict], markup=False)
+        elif not self.quiet:
+            self.console.print(line, markup=False)
+
+
+def _extra_names(raw: list[str] | None) -> list[str]:
+    return [n.strip() for item in (raw or []) for n in item.split(",") if n.strip()]
+
+
+def _print_gradebook(report, console: Console) -> None:
+    table = Table(title=f"{len(report.submissions)} submissions", title_justify="left")
+    for column in ("student", "points", "status", "not passed"):
+        table.add_column(column, overflow="fold")
+    for sub in sorted(report.submissions, key=lambda s: s.name):
+        failing = ", ".join(f"{e.id} ({e.verdict})" for e in sub.extras if e.verdict != "passed")
+        table.add_row(sub.name, f"{sub.score:g}/{sub.max_score:g}",
+                      f"[{terminal.STYLES[sub.status]}]{sub.status}[/]", failing.replace("[", "\\["))
+    console.print(table)
+
+
+def run(args: argparse.Namespace) -> int:
+    formats = _extra_names(args.format or [GRADE_FORMATS])
+    unknown = [n for n in formats if n not in writer.FORMATS]
+    if unknown:
+        known = ", ".join(sorted(writer.FORMATS))
+        raise CommandError(f"unknown --format {', '.join(unknown)}; choose from {known}")
+    if args.jobs is not None and args.jobs < 1:
+        raise CommandError(f"--jobs must be at least 1, got {args.jobs}")
+    names = _extra_names(args.extra)
+    selected = select(load_criteria(args.criteria_dir), names, args.all or not names)
+    problems = [p for c in selected for p in cross_check(c, args.extras_dir)]
+    if problems:
+        raise CommandError("invalid criteria:\n  " + "\n  ".join(problems))
+    cache_dir = args.cache_dir or args.out / "cache"
+    try:
+        submissions = resolve_submissions(args.submissions, cache_dir / "submissions")
+    except SubmissionError as exc:
+        raise CommandError(str(exc)) from None
+    try:
+        runner = backends.create(args.backend)
+    except backends.BackendUnavailable as exc:
+        raise CommandError(str(exc), EXIT_INFRA) from None
+    _preflight_datasets(selected)
+    budgets = [c.profiles[args.profile].budget for c in selected]
+    jobs = args.jobs or default_jobs([b.cpus for b in budgets], [b.memory_mib for b in budgets])
+    console = terminal.make_console()
+    cache = ResultCache(cache_dir / "results")
+    batch = plan(submissions, selected, runner=runner, extras_dir=args.extras_dir, cache=cache,
+                 profile=args.profile, seed=args.seed, force=args.force)
+    try:
+        with BatchProgress(console, len(batch.tasks), len(batch.cached), args.quiet) as progress:
+            outcome = execute(batch, runner=runner, cache=cache, jobs=jobs, on_result=progress.finished)
+    except KeyboardInterrupt:
+        console.print(f"interrupted: finished results are kept in {cache.root}; run the same command "
+                      "again to resume", markup=False)
+        raise
+    written = writer.write_formats(outcome.report, args.out, formats)
+    if not args.quiet:
+        _print_gradebook(outcome.report, console)
+        console.print(f"ran {len(outcome.executed)} jobs, reused {len(outcome.cached)} cached results; "
+                      f"wrote {', '.join(str(p) for p in written.values())}", markup=False)
+    return EXIT_OK if all(s.status == "passed" for s in outcome.report.submissions) else EXIT_FAILED
