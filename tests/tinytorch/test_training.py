@@ -47,19 +47,58 @@ def test_trainer_learns_blobs_and_records_history():
     x, y = make_blobs()
     model = Sequential(Linear(2, 16), ReLU(), Linear(16, 3))
     opt = SGD(model.parameters(), lr=0.1)
-    trainer = Trainer(
-        model, opt, CrossEntropyLoss(), scheduler=CosineSchedule(0.1, 0.01, 5), grad_clip_norm=5.0
-    )
+    sched = CosineSchedule(0.1, 0.01, 5)
+    trainer = Trainer(model, opt, CrossEntropyLoss(), scheduler=sched, grad_clip_norm=5.0)
     loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True)
-    before = trainer.evaluate(loader)
-    for _ in range(5):
-        stats = trainer.train_epoch(loader)
-    after = trainer.evaluate(loader)
-    assert after["loss"] < before["loss"] * 0.5 and after["accuracy"] > 0.9
-    assert stats.keys() == {"loss", "accuracy"}
-    assert len(trainer.history["train_loss"]) == 5 and len(trainer.history["eval_loss"]) == 2
-    assert opt.lr == pytest.approx(CosineSchedule(0.1, 0.01, 5)(4))
+    before_loss, before_acc = trainer.evaluate(loader)
+    losses = [trainer.train_epoch(loader) for _ in range(5)]
+    after_loss, after_acc = trainer.evaluate(loader)
+    assert isinstance(losses[0], float) and losses[-1] < losses[0]
+    assert after_loss < before_loss * 0.5 and after_acc > 0.9 > before_acc
+    assert trainer.history["train_loss"] == losses and len(trainer.history["eval_loss"]) == 2
+    assert trainer.history["learning_rates"] == [sched(e) for e in range(5)]
+    assert trainer.epoch == 5 and trainer.step == 5 * len(loader)
     assert not model.training  # evaluate() left it in eval mode
+
+
+def test_accumulation_equals_one_big_batch():
+    x, y = make_blobs(16)
+    results = []
+    for batch_size, steps in ((16, 1), (4, 4)):
+        model = Linear(2, 3)
+        model.weight.data[...] = 0.1
+        model.bias.data[...] = 0.0
+        opt = SGD(model.parameters(), lr=0.5)
+        Trainer(model, opt, CrossEntropyLoss()).train_epoch(
+            DataLoader(TensorDataset(x, y), batch_size=batch_size), accumulation_steps=steps
+        )
+        results.append(model.weight.data.copy())
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-5, atol=1e-7)
+
+
+class CourseStyleModel:
+    """Not a Layer and not callable: only forward(), parameters() and a training flag."""
+
+    def __init__(self):
+        self.layer = Linear(2, 3)
+        self.training = True
+
+    def forward(self, x):
+        return self.layer(x)
+
+    def parameters(self):
+        return self.layer.parameters()
+
+
+def test_course_style_model_and_get_lr_scheduler():
+    x, y = make_blobs(20)
+    model = CourseStyleModel()
+    opt = SGD(model.parameters(), lr=1.0)
+    trainer = Trainer(model, opt, CrossEntropyLoss(), scheduler=CosineSchedule(0.2, 0.1, 2))
+    trainer.train_epoch(DataLoader(TensorDataset(x, y), batch_size=8))
+    assert model.training and opt.lr == pytest.approx(0.2)
+    loss, accuracy = trainer.evaluate([(Tensor(x), y)])
+    assert not model.training and 0.0 <= accuracy <= 1.0 and loss > 0
 
 
 def test_evaluate_does_not_record_the_graph_or_touch_grads():

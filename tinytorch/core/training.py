@@ -38,49 +38,79 @@ class CosineSchedule:
 
 
 class Trainer:
-    """Run epochs of forward, loss, backward, (clip), step. Optionally set lr from a schedule."""
+    """The course's training loop: forward, loss, backward, (clip), step; lr from an optional schedule.
+
+    ``train_epoch(loader)`` returns the mean loss, ``evaluate(loader)`` returns (mean loss, accuracy).
+    """
 
     def __init__(self, model, optimizer, loss_fn, scheduler=None, grad_clip_norm: float | None = None):
         self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
         self.scheduler, self.grad_clip_norm = scheduler, grad_clip_norm
         self.epoch = 0
-        self.history: dict[str, list[float]] = {"train_loss": [], "train_accuracy": [],
-                                                "eval_loss": [], "eval_accuracy": []}
+        self.step = 0
+        self.history: dict[str, list[float]] = {
+            "train_loss": [], "train_accuracy": [], "eval_loss": [], "eval_accuracy": [], "learning_rates": []
+        }
 
-    def train_epoch(self, loader) -> dict[str, float]:
-        """One pass over ``loader`` in training mode; returns mean loss and accuracy."""
+    def train_epoch(self, loader, accumulation_steps: int = 1) -> float:
+        """One pass in training mode, stepping every ``accumulation_steps`` batches; the mean loss.
+
+        With a scheduler, ``optimizer.lr = scheduler.get_lr(epoch)`` (or ``scheduler(epoch)``) is set
+        before the epoch.
+        """
+        if accumulation_steps < 1:
+            raise ValueError(f"train_epoch: accumulation_steps must be >= 1, got {accumulation_steps}")
         if self.scheduler is not None:
-            self.optimizer.lr = self.scheduler(self.epoch)
+            self.optimizer.lr = getattr(self.scheduler, "get_lr", self.scheduler)(self.epoch)
+            self.history["learning_rates"].append(self.optimizer.lr)
         _set_mode(self.model, training=True)
         totals = _Totals()
+        pending = 0
+        self.optimizer.zero_grad()
         for inputs, targets in loader:
-            outputs = self.model(inputs)
-            loss = self.loss_fn(outputs, targets)
-            self.optimizer.zero_grad()
-            loss.backward()
-            if self.grad_clip_norm is not None:
-                clip_grad_norm(self.optimizer.params, self.grad_clip_norm)
-            self.optimizer.step()
+            outputs = _call(self.model, inputs)
+            loss = _call(self.loss_fn, outputs, targets)
+            (loss * (1.0 / accumulation_steps) if accumulation_steps > 1 else loss).backward()
             totals.add(loss, outputs, targets)
+            pending += 1
+            if pending == accumulation_steps:
+                self._update()
+                pending = 0
+        if pending:
+            self._update()
         self.epoch += 1
-        return totals.record(self.history, "train")
+        return totals.record(self.history, "train")[0]
 
-    def evaluate(self, loader) -> dict[str, float]:
-        """Mean loss and accuracy over ``loader`` in eval mode, without recording the graph."""
+    def _update(self) -> None:
+        if self.grad_clip_norm is not None:
+            clip_grad_norm(self.optimizer.params, self.grad_clip_norm)
+        self.optimizer.step()
+        self.optimizer.zero_grad()
+        self.step += 1
+
+    def evaluate(self, loader) -> tuple[float, float]:
+        """(mean loss, accuracy) over ``loader`` in eval mode, without recording the graph."""
         _set_mode(self.model, training=False)
         totals = _Totals()
         with no_grad():
             for inputs, targets in loader:
-                outputs = self.model(inputs)
-                totals.add(self.loss_fn(outputs, targets), outputs, targets)
+                outputs = _call(self.model, inputs)
+                totals.add(_call(self.loss_fn, outputs, targets), outputs, targets)
         return totals.record(self.history, "eval")
 
 
+def _call(obj, *args):
+    """``obj(*args)``, or ``obj.forward(*args)`` for course-style models that are not callable."""
+    return obj(*args) if callable(obj) else obj.forward(*args)
+
+
 def _set_mode(model, training: bool) -> None:
-    """Call model.train() / model.eval() when the model has them (plain callables are fine too)."""
+    """model.train() / model.eval() when it has them, else set its ``training`` flag if it has one."""
     method = getattr(model, "train" if training else "eval", None)
     if callable(method):
         method()
+    elif hasattr(model, "training"):
+        model.training = training
 
 
 class _Totals:
@@ -96,23 +126,25 @@ class _Totals:
         self.count += n
         self.correct += _count_correct(outputs.data, targets.data if isinstance(targets, Tensor) else targets)
 
-    def record(self, history: dict, prefix: str) -> dict[str, float]:
+    def record(self, history: dict, prefix: str) -> tuple[float, float]:
         if self.count == 0:
             raise ValueError(f"Trainer: the {prefix} loader yielded no batches")
-        result = {"loss": self.loss / self.count, "accuracy": self.correct / self.count}
-        history[f"{prefix}_loss"].append(result["loss"])
-        history[f"{prefix}_accuracy"].append(result["accuracy"])
-        return result
+        loss, accuracy = self.loss / self.count, self.correct / self.count
+        history[f"{prefix}_loss"].append(loss)
+        history[f"{prefix}_accuracy"].append(accuracy)
+        return loss, accuracy
 
 
 def _count_correct(outputs: np.ndarray, targets) -> float:
-    """Correct predictions: argmax for class logits, threshold 0.5 for one probability column.
-
-    NaN when the outputs are neither (e.g. multi-output regression): accuracy does not apply.
+    """Correct predictions: argmax for class logits (integer or one-hot targets), threshold 0.5
+    for one probability column. NaN when the outputs are neither: accuracy does not apply.
     """
     targets = np.asarray(targets)
-    if outputs.ndim >= 2 and outputs.shape[-1] > 1 and targets.shape == outputs.shape[:-1]:
-        return float(np.sum(outputs.argmax(axis=-1) == targets))
+    if outputs.ndim >= 2 and outputs.shape[-1] > 1:
+        if targets.shape == outputs.shape:
+            targets = targets.argmax(axis=-1)
+        if targets.shape == outputs.shape[:-1]:
+            return float(np.sum(outputs.argmax(axis=-1) == targets))
     if outputs.size == targets.size:
         return float(np.sum((outputs.reshape(-1) > 0.5) == (targets.reshape(-1) > 0.5)))
     return float("nan")
