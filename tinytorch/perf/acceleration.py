@@ -64,13 +64,14 @@ def fused_gelu(x: Tensor) -> Tensor:
     """
     x = _as_tensor(x)
     v = x.data
-    t = np.tanh(_GELU_C * (v + _GELU_K * v**3))
-    out = (0.5 * v * (1.0 + t)).astype(np.float32)
+    v2 = v * v  # v * v, not v**2 / v**3: numpy's float32 pow is ~10x slower
+    t = np.tanh(_GELU_C * v * (1.0 + _GELU_K * v2))
+    out = 0.5 * v * (1.0 + t)
 
     def backward(grad_out: np.ndarray):
-        du_dx = _GELU_C * (1.0 + 3.0 * _GELU_K * v**2)
-        dy_dx = 0.5 * (1.0 + t) + 0.5 * v * (1.0 - t**2) * du_dx
-        return ((grad_out * dy_dx).astype(np.float32),)
+        du_dx = _GELU_C * (1.0 + 3.0 * _GELU_K * v2)
+        dy_dx = 0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * du_dx
+        return (grad_out * dy_dx,)
 
     return Tensor._from_op(out, (x,), backward, "fused_gelu")
 
