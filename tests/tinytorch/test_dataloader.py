@@ -32,11 +32,12 @@ def test_tensor_dataset_items_and_length_check():
 
 
 def test_batches_in_order_with_and_without_drop_last():
-    loader = DataLoader(TensorDataset(X, Y), batch_size=4)
+    assert DataLoader(TensorDataset(X, Y)).shuffle  # the course's default
+    loader = DataLoader(TensorDataset(X, Y), batch_size=4, shuffle=False)
     batches = list(loader)
     assert len(loader) == 3 and [b[1].data.tolist() for b in batches] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
     assert batches[0][0].shape == (4, 2) and batches[0][0].dtype == np.float32
-    dropped = DataLoader(TensorDataset(X, Y), batch_size=4, drop_last=True)
+    dropped = DataLoader(TensorDataset(X, Y), batch_size=4, shuffle=False, drop_last=True)
     assert len(dropped) == 2 and [len(b[1]) for b in dropped] == [4, 4]
 
 
@@ -64,7 +65,7 @@ class Squares(Dataset):
 
 
 def test_generic_dataset_is_collated():
-    xb, yb = next(iter(DataLoader(Squares(), batch_size=3)))
+    xb, yb = next(iter(DataLoader(Squares(), batch_size=3, shuffle=False)))
     assert xb.data.tolist() == [[0, 0], [1, 1], [4, 4]] and yb.data.tolist() == [0, 1, 2]
 
 

@@ -70,7 +70,7 @@ def test_accumulation_equals_one_big_batch():
         model.bias.data[...] = 0.0
         opt = SGD(model.parameters(), lr=0.5)
         Trainer(model, opt, CrossEntropyLoss()).train_epoch(
-            DataLoader(TensorDataset(x, y), batch_size=batch_size), accumulation_steps=steps
+            DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=False), accumulation_steps=steps
         )
         results.append(model.weight.data.copy())
     np.testing.assert_allclose(results[0], results[1], rtol=1e-5, atol=1e-7)

@@ -49,9 +49,13 @@ class TensorDataset(Dataset):
 
 
 class DataLoader:
-    """Iterate over a dataset in batches of Tensors; ``shuffle`` draws a permutation from ``rng()``."""
+    """Iterate over a dataset in batches of Tensors; ``shuffle`` draws a permutation from ``rng()``.
 
-    def __init__(self, dataset, batch_size: int = 32, shuffle: bool = False, drop_last: bool = False):
+    ``shuffle`` defaults to True, as in the course: pass ``shuffle=False`` when order matters
+    (evaluation, writing predictions).
+    """
+
+    def __init__(self, dataset, batch_size: int = 32, shuffle: bool = True, drop_last: bool = False):
         if int(batch_size) != batch_size or batch_size <= 0:
             raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
         self.dataset, self.batch_size = dataset, int(batch_size)
