@@ -91,8 +91,10 @@ def test_dropout_train_scales_and_eval_is_identity():
     np.testing.assert_allclose(out.data[kept], 1 / 0.75, rtol=1e-6)
     out.sum().backward()
     np.testing.assert_allclose(x.grad, kept / 0.75, rtol=1e-6)
+    assert drop(x, training=False) is x
     drop.eval()
     assert drop(x) is x
+    assert (drop(x, training=True).data == 0).any()
     assert Dropout(1.0)(x).data.sum() == 0
     with pytest.raises(ValueError, match="p must be in"):
         Dropout(1.5)

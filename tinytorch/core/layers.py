@@ -99,15 +99,18 @@ def _uniform(bound: float, shape) -> np.ndarray:
 
 
 class Dropout(Layer):
-    """Zero each element with probability ``p`` in training, scaling the rest by 1/(1-p)."""
+    """Zero each element with probability ``p`` in training, scaling the rest by 1/(1-p).
+
+    ``forward(x, training=None)`` follows ``self.training`` (train()/eval()) unless told otherwise.
+    """
 
     def __init__(self, p: float = 0.5):
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
         self.p = float(p)
 
-    def forward(self, x: Tensor) -> Tensor:
-        if not self.training or self.p == 0.0:
+    def forward(self, x: Tensor, training: bool | None = None) -> Tensor:
+        if not (self.training if training is None else training) or self.p == 0.0:
             return x
         if self.p == 1.0:
             return x * np.zeros(x.shape, dtype=FLOAT)

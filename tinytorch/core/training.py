@@ -10,7 +10,7 @@ from tinytorch.core.autograd import no_grad
 from tinytorch.core.tensor import Tensor
 
 
-def clip_grad_norm(params, max_norm: float) -> float:
+def clip_grad_norm(params, max_norm: float = 1.0) -> float:
     """Scale all gradients so their global L2 norm is at most ``max_norm``; return the norm before."""
     grads = [p.grad for p in params if p.grad is not None]
     total = math.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads))
