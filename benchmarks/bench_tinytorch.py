@@ -346,7 +346,8 @@ def print_table(rows: list[dict], args) -> None:
     import torch
 
     print(f"threads={args.threads} (numpy OpenBLAS + torch.set_num_threads), median of {args.repeats} "
-          f"steps after {args.warmup} warmup; numpy {np.__version__}, torch {torch.__version__}")
+          f"steps after {args.warmup} warmup; numpy {np.__version__}, torch {torch.__version__}; "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (other work inflates both)")
     print("| case | tinytorch ms (p90) | torch ms (p90) | ratio | target | met | step RSS MiB tt / torch "
           "| total RSS MiB tt / torch | tt tracemalloc MiB | first-loss diff |")
     print("|---|---|---|---|---|---|---|---|---|---|")
