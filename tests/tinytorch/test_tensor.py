@@ -43,6 +43,15 @@ def test_broadcast_arithmetic_values(op, expected):
     assert out.dtype == np.float32
 
 
+def test_assigning_data_keeps_float32():
+    p = Tensor([1.0, 2.0], requires_grad=True)
+    p.data = p.data - np.float64(0.1) * np.ones(2)  # a float64 update must not leak into the model
+    assert p.dtype == np.float32
+    np.testing.assert_allclose(p.data, [0.9, 1.9], rtol=1e-6)
+    p.data = Tensor([5.0, 6.0])
+    assert p.data.tolist() == [5.0, 6.0] and p.dtype == np.float32
+
+
 def test_scalar_and_reflected_ops_keep_float32():
     a = Tensor([1.0, 2.0])
     for out in (

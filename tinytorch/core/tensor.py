@@ -76,9 +76,10 @@ class Tensor:
     __hash__ = object.__hash__
 
     def __init__(self, data, requires_grad: bool = False):
-        self.data = _as_array(data)
-        if isinstance(data, Tensor) or (isinstance(data, np.ndarray) and self.data is data):
-            self.data = self.data.copy()
+        array = _as_array(data)
+        if isinstance(data, Tensor) or array is data:
+            array = array.copy()  # never alias the caller's array
+        self._data = array
         self.requires_grad = bool(requires_grad)
         self.grad: np.ndarray | None = None
         self._parents: tuple[Tensor, ...] = ()
@@ -96,7 +97,7 @@ class Tensor:
     ) -> Tensor:
         """The result of a differentiable op; records the graph only when it is needed."""
         out = cls.__new__(cls)
-        out.data = data if isinstance(data, np.ndarray) and data.dtype == FLOAT else _as_array(data)
+        out._data = data if isinstance(data, np.ndarray) and data.dtype == FLOAT else _as_array(data)
         out.grad = None
         out._op = name
         out._retains_grad = False
@@ -111,6 +112,15 @@ class Tensor:
         return out
 
     # ----------------------------------------------------------------- basics
+    @property
+    def data(self) -> np.ndarray:
+        """The values, a float32 ndarray. Assigning converts to float32 (e.g. ``p.data = p.data - g``)."""
+        return self._data
+
+    @data.setter
+    def data(self, value) -> None:
+        self._data = _as_array(value)
+
     @property
     def shape(self) -> tuple[int, ...]:
         return self.data.shape
@@ -156,7 +166,7 @@ class Tensor:
     def detach(self) -> Tensor:
         """A new tensor sharing this data, cut from the graph."""
         out = Tensor.__new__(Tensor)
-        out.data, out.requires_grad, out.grad = self.data, False, None
+        out._data, out.requires_grad, out.grad = self._data, False, None
         out._parents, out._backward, out._op, out._retains_grad = (), None, "", False
         return out
 
