@@ -41,7 +41,6 @@ class Provenance(_Model):
     profile: str
     hidden_checks_included: bool
     machine: Machine
-    harness_args: list[str] = []
 
 
 class RunInfo(_Model):

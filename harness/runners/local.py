@@ -4,7 +4,9 @@ What it keeps of the sandbox: its own process group (the whole group is killed a
 wall-clock budget), rlimits on address space, file size, core dumps and processes, a fresh
 work directory and ``/out`` directory, a scrubbed environment, stdin closed. What it cannot
 keep: no network isolation, no read-only file system, the student's code runs as this user.
-RLIMIT_NPROC counts every process of the user and is not enforced for root at all.
+RLIMIT_NPROC counts every process of the user (so the limit is "running now + pids budget") and
+does not apply to root at all, so it is not set there. RLIMIT_AS limits address space, not
+resident memory: a budget of N MiB is N MiB of virtual memory, the stricter of the two.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from harness.runners.base import Job, RunResult
 from harness.runners.capture import CappedReader
 
 _MIB = 1024 * 1024
+_PRLIMIT = shutil.which("prlimit")
 _OOM_MARKERS = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory")
 
 
@@ -64,25 +67,37 @@ def _user_process_count() -> int:
     return count
 
 
-def _limits(job: Job) -> list[tuple[int, int]]:
-    """(resource, limit) pairs applied in the child before exec."""
-    memory = job.budget.memory_mib * _MIB
-    # NPROC counts all of the user's processes, so allow the ones already running plus the budget.
-    nproc = _user_process_count() + job.budget.pids
-    return [
-        (resource.RLIMIT_AS, memory),
-        (resource.RLIMIT_FSIZE, job.budget.out_mib * _MIB),
-        (resource.RLIMIT_NPROC, nproc),
-        (resource.RLIMIT_CORE, 0),
+def _limits(job: Job) -> list[tuple[str, int, int]]:
+    """(prlimit name, resource, value) for the child, never above this process's hard limits."""
+    wanted = [
+        ("as", resource.RLIMIT_AS, job.budget.memory_mib * _MIB),
+        ("fsize", resource.RLIMIT_FSIZE, job.budget.out_mib * _MIB),
+        ("core", resource.RLIMIT_CORE, 0),
     ]
+    if os.geteuid() != 0:  # root is exempt from RLIMIT_NPROC, so it is only worth setting for others
+        # NPROC counts all of the user's processes: allow the ones already running plus the budget.
+        wanted.append(("nproc", resource.RLIMIT_NPROC, _user_process_count() + job.budget.pids))
+    limits = []
+    for name, which, value in wanted:
+        hard = resource.getrlimit(which)[1]
+        limits.append((name, which, value if hard == resource.RLIM_INFINITY else min(value, hard)))
+    return limits
 
 
-def _apply_limits(limits: list[tuple[int, int]]) -> None:
-    """Runs in the child between fork and exec: only async-signal-tolerant work here."""
-    for which, value in limits:
-        _, hard = resource.getrlimit(which)
-        if hard != resource.RLIM_INFINITY:
-            value = min(value, hard)
+def _command(script: Path, args: tuple[str, ...], limits) -> tuple[list[str], object]:
+    """The command line and a preexec function (None when the prlimit tool sets the limits).
+
+    prlimit(1) lets subprocess use its fast vfork path: a preexec function costs ~20 ms per job.
+    """
+    python = [sys.executable, "-s", str(script), *args]
+    if _PRLIMIT:
+        return [_PRLIMIT, *(f"--{name}={value}" for name, _, value in limits), "--", *python], None
+    return python, lambda: _apply_limits(limits)
+
+
+def _apply_limits(limits) -> None:
+    """Fallback without prlimit(1): runs in the child between fork and exec."""
+    for _, which, value in limits:
         resource.setrlimit(which, (value, value))
 
 
@@ -142,13 +157,11 @@ class LocalRunner:
     def _run_in(self, job: Job, workdir: Path, result: RunResult) -> None:
         script = (Path(job.extras_dir) / job.script).resolve()
         env = sandbox_env(job, workdir, result.out_dir, _link_datasets(job, workdir))
-        limits = _limits(job)
+        command, preexec = _command(script, job.args, _limits(job))
         start = time.monotonic()
         proc = subprocess.Popen(
-            [sys.executable, "-s", str(script), *job.args],
-            cwd=workdir, env=env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            start_new_session=True, preexec_fn=lambda: _apply_limits(limits),
+            command, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, preexec_fn=preexec,
         )
         out = CappedReader(os.dup(proc.stdout.fileno()))
         err = CappedReader(os.dup(proc.stderr.fileno()))

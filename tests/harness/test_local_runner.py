@@ -10,6 +10,7 @@ import time
 import pytest
 
 from harness.runners.base import Budget, Job
+from harness.runners import local
 from harness.runners.local import LocalRunner
 
 
@@ -81,6 +82,13 @@ def test_file_size_limit_stops_huge_writes(run_script):
     run = run_script(source, out_mib=1)
     assert "refused 27" in run.stdout  # EFBIG
     assert os.path.getsize(run.out_dir / "big.bin") <= 1024 * 1024
+
+
+def test_limits_hold_without_the_prlimit_tool(run_script, monkeypatch):
+    monkeypatch.setattr(local, "_PRLIMIT", None)
+    run = run_script("import resource\nprint(resource.getrlimit(resource.RLIMIT_AS)[0] // 2**20,"
+                     " resource.getrlimit(resource.RLIMIT_CORE)[0])\n", memory_mib=300)
+    assert run.stdout.split() == ["300", "0"]
 
 
 def test_usage_is_measured(run_script):
