@@ -87,7 +87,8 @@ class Mnist(Dataset):
             if packed.is_file():
                 shutil.copyfile(packed, staging / packed.name)
             elif raw.is_file():
-                with open(raw, "rb") as src, gzip.GzipFile(staging / packed.name, "wb", mtime=0) as dst:
+                with open(raw, "rb") as src, \
+                        gzip.GzipFile(staging / packed.name, "wb", compresslevel=1, mtime=0) as dst:
                     shutil.copyfileobj(src, dst)
             else:
                 raise DatasetMissingError(
