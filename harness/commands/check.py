@@ -72,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
     if problems:
         raise CommandError("invalid criteria:\n  " + "\n  ".join(problems))
     try:
-        submission = engine.resolve_submission(args.tinytorch)
+        name = "reference" if args.tinytorch == REFERENCE_SUBMISSION else None
+        submission = engine.resolve_submission(args.tinytorch, name)
     except engine.SubmissionError as exc:
         raise CommandError(str(exc)) from None
     try:

@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     criteria = load_criteria(args.criteria_dir)
     table = Table(title="extras")
     for column in ("id", "title", "milestone", "script", "checks", "points", "quick / full"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in ("id", "script"))
     for c in criteria.values():
         hidden = sum(ch.visibility == "hidden" for ch in c.checks)
         checks = f"{len(c.checks)}" + (f" ({hidden} hidden)" if hidden else "")

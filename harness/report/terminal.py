@@ -15,7 +15,10 @@ STYLES = {"passed": "green", "failed": "red", "timeout": "yellow", "out_of_memor
 
 
 def make_console(stream=None) -> Console:
-    return Console(file=stream or sys.stdout, highlight=False, soft_wrap=False)
+    """A console for results; logs (not a TTY) get 120 columns instead of rich's 80."""
+    stream = stream or sys.stdout
+    width = None if stream.isatty() else 120
+    return Console(file=stream, highlight=False, soft_wrap=False, width=width)
 
 
 class JobProgress:
