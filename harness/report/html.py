@@ -31,7 +31,7 @@ h3{font-size:15px;margin:18px 0 6px}
 .cards{display:flex;gap:12px;flex-wrap:wrap;margin:16px 0}
 .card{background:#fff;border:1px solid #e2e8f0;border-radius:8px;padding:10px 16px;min-width:130px}
 .card b{display:block;font-size:24px}
-.charts{display:flex;gap:16px;flex-wrap:wrap}
+.charts{display:flex;gap:16px;flex-wrap:wrap;align-items:flex-start}
 .chart{background:#fff;border:1px solid #e2e8f0;border-radius:8px;padding:8px}
 table{border-collapse:collapse;background:#fff;width:100%;margin:8px 0}
 th,td{border:1px solid #e2e8f0;padding:4px 8px;text-align:left;vertical-align:top}
@@ -70,7 +70,7 @@ def histogram_svg(percents: list[float], bins: int = 10) -> str:
     counts = [0] * bins
     for p in percents:
         counts[min(bins - 1, int(p // (100 / bins)))] += 1
-    width, height, left, bottom, top = 360, 200, 30, 28, 14
+    width, height, left, bottom, top = 360, 210, 30, 28, 34
     bar = (width - left - 10) / bins
     peak = max(counts + [1])
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
