@@ -37,9 +37,16 @@ def test_roundtrip_error_at_most_half_a_step(mode, axis):
 
 
 def test_symmetric_scale_and_values_by_hand():
-    q = quantize_int8(np.array([-2.54, 0.0, 1.27], dtype=np.float32))
-    assert q.scale.item() == pytest.approx(2.54 / 127)
-    np.testing.assert_array_equal(q.values, [-127, 0, 64])
+    values, scale, zero_point = quantize_int8(Tensor([-2.54, 0.0, 1.27]))  # the course's tuple form
+    assert scale.shape == () and f"{scale:.5f}" == f"{2.54 / 127:.5f}" and int(zero_point) == 0
+    np.testing.assert_array_equal(values, [-127, 0, 64])
+
+
+def test_per_channel_scales_broadcast_per_output_feature():
+    w = np.array([[1.0, -100.0], [0.5, 50.0]], dtype=np.float32)
+    q = quantize_int8(w, axis=1)
+    np.testing.assert_allclose(q.scale, [[1 / 127, 100 / 127]])
+    np.testing.assert_array_equal(q.values, [[127, -127], [64, 64]])
 
 
 def test_affine_uses_the_full_range_for_one_sided_data():

@@ -104,22 +104,22 @@ def _structured_layers(target) -> list:
     return list(target)
 
 
-def structured_prune(target, ratio: float = 0.5) -> PruneMasks:
+def structured_prune(target, prune_ratio: float = 0.5) -> PruneMasks:
     """Zero whole output units with the smallest L2 norm in each Linear/Conv2d.
 
     A Linear weight (in, out) loses whole columns (output neurons), a Conv2d weight
     (out, in, kh, kw) whole filters; the matching bias entries are zeroed too. Each layer loses
-    round(ratio * units). Given a model, every Linear/Conv2d except the last one found (the output
+    round(prune_ratio * units). Given a model, every Linear/Conv2d except the last one found (the output
     layer) is pruned; given a list of layers, all of them are.
     """
-    _check_fraction("structured_prune", "ratio", ratio)
+    _check_fraction("structured_prune", "prune_ratio", prune_ratio)
     pairs = []
     for layer in _structured_layers(target):
         weight = layer.weight.data
         unit_axis = 1 if isinstance(layer, Linear) else 0
         other_axes = tuple(i for i in range(weight.ndim) if i != unit_axis)
         norms = np.sqrt((weight.astype(np.float64) ** 2).sum(axis=other_axes))
-        keep_units = _keep_mask(norms, round(ratio * norms.size))
+        keep_units = _keep_mask(norms, round(prune_ratio * norms.size))
         shape = [1] * weight.ndim
         shape[unit_axis] = norms.size
         pairs.append((layer.weight, np.broadcast_to(keep_units.reshape(shape), weight.shape).copy()))

@@ -11,7 +11,7 @@ Conventions:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -23,13 +23,16 @@ MODES = ("symmetric", "affine")
 COMPUTES = ("dequantize", "integer")
 
 
-@dataclass(frozen=True)
-class QuantizedTensor:
-    """Int8 values with the float32 scale and int32 zero point that map them back to floats."""
+class QuantizedTensor(NamedTuple):
+    """Int8 values with the float32 scale and int32 zero point that map them back to floats.
+
+    A tuple, so the course's `q, scale, zero_point = quantize_int8(x)` works. Per tensor, scale and
+    zero point are 0-d arrays (use them like numbers); per channel they broadcast against values.
+    """
 
     values: np.ndarray  # int8
-    scale: np.ndarray  # float32, broadcastable to values
-    zero_point: np.ndarray  # int32, broadcastable to values
+    scale: np.ndarray  # float32
+    zero_point: np.ndarray  # int32
 
     @property
     def nbytes(self) -> int:
@@ -72,6 +75,8 @@ def quantize_int8(x, mode: str = "symmetric", axis: int | None = None) -> Quanti
         scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
         zero_point = np.clip(np.rint(-128.0 - lo / scale), -128, 127).astype(np.int32)
         values = np.clip(np.rint(data / scale) + zero_point, -128, 127)
+    if axis is None:
+        scale, zero_point = scale.reshape(()), zero_point.reshape(())
     return QuantizedTensor(values.astype(np.int8), scale, zero_point)
 
 
