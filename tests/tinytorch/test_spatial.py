@@ -77,9 +77,10 @@ def test_im2col_col2im_are_adjoint():
     rng = np.random.default_rng(2)
     x = rng.normal(size=(2, 3, 7, 6)).astype(np.float32)
     cols = im2col(x, (3, 2), (2, 1))
-    c = rng.normal(size=cols.shape).astype(np.float32)
+    c = rng.normal(size=cols.shape).astype(np.float32)  # (N, C, Ho, Wo, kh, kw) like im2col
     lhs = float((cols.astype(np.float64) * c).sum())
-    rhs = float((x.astype(np.float64) * col2im(c, x.shape, (2, 1))).sum())
+    offset_major = np.ascontiguousarray(c.transpose(4, 5, 0, 1, 2, 3))
+    rhs = float((x.astype(np.float64) * col2im(offset_major, x.shape, (2, 1))).sum())
     assert lhs == pytest.approx(rhs, rel=1e-5)
 
 

@@ -62,16 +62,17 @@ def im2col(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]) -> n
 
 
 def col2im(cols: np.ndarray, image_shape: tuple[int, ...], stride: tuple[int, int]) -> np.ndarray:
-    """Adjoint of im2col: sum window gradients (N, C, Ho, Wo, kh, kw) back into (N, C, H, W).
+    """Adjoint of im2col, taking OFFSET-MAJOR cols: (kh, kw, A, B, Ho, Wo) -> (A, B, H, W).
 
-    Loops over the kh*kw kernel offsets only; each step adds one strided slab of pixels.
+    (A, B) is (N, C) or (C, N): any two leading axes are carried through. Loops over the kh*kw
+    kernel offsets only; each step adds one contiguous (A, B, Ho, Wo) slab into a strided window.
     """
-    n, c, ho, wo, kh, kw = cols.shape
+    kh, kw, a, b, ho, wo = cols.shape
     sh, sw = stride
     out = np.zeros(image_shape, dtype=np.float32)
     for i in range(kh):
         for j in range(kw):
-            out[:, :, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw] += cols[:, :, :, :, i, j]
+            out[:, :, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw] += cols[i, j]
     return out
 
 
@@ -119,16 +120,17 @@ class Conv2d(Layer):
         out = np.ascontiguousarray(out, dtype=np.float32)
 
         def backward(grad):
-            g = grad.transpose(0, 2, 3, 1).reshape(-1, self.out_channels)
+            g_t = grad.transpose(1, 0, 2, 3).reshape(self.out_channels, -1)  # (O, N*Ho*Wo)
             grad_w = grad_b = grad_x = None
             if self.weight.requires_grad:
-                grad_w = (g.T @ cols).reshape(self.out_channels, kh, kw, c).transpose(0, 3, 1, 2)
+                grad_w = (g_t @ cols).reshape(self.out_channels, kh, kw, c).transpose(0, 3, 1, 2)
             if self.bias is not None and self.bias.requires_grad:
-                grad_b = g.sum(axis=0)
+                grad_b = g_t.sum(axis=1)
             if x.requires_grad:
-                dcols = (g @ w_mat).reshape(n, ho, wo, kh, kw, c).transpose(0, 5, 1, 2, 3, 4)
-                grad_xp = col2im(dcols, xp.shape, self.stride)
-                grad_x = grad_xp[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]]
+                # Offset-major (kh, kw, C, N, Ho, Wo) so col2im adds contiguous slabs, into (C, N, H, W).
+                dcols = (w_mat.T @ g_t).reshape(kh, kw, c, n, ho, wo)
+                grad_xp = col2im(dcols, (c, n, hp, wp), self.stride).transpose(1, 0, 2, 3)
+                grad_x = np.ascontiguousarray(grad_xp[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]])
             return (grad_x, grad_w, grad_b) if self.bias is not None else (grad_x, grad_w)
 
         parents = (x, self.weight, self.bias) if self.bias is not None else (x, self.weight)
@@ -185,9 +187,9 @@ class MaxPool2d(_Pool2d):
         out = np.take_along_axis(flat, arg, axis=-1)[..., 0]
 
         def backward(grad):
-            dwin = np.zeros((n, c, ho, wo, kh * kw), dtype=np.float32)
-            np.put_along_axis(dwin, arg, grad[..., None], axis=-1)
-            grad_xp = col2im(dwin.reshape(n, c, ho, wo, kh, kw), padded_shape, self.stride)
+            dwin = np.zeros((kh * kw, n, c, ho, wo), dtype=np.float32)
+            np.put_along_axis(dwin, arg[None, ..., 0], grad[None], axis=0)
+            grad_xp = col2im(dwin.reshape(kh, kw, n, c, ho, wo), padded_shape, self.stride)
             return (self._unpad(grad_xp, x),)
 
         return Tensor._from_op(out.astype(np.float32), (x,), backward, "maxpool2d")
@@ -205,8 +207,8 @@ class AvgPool2d(_Pool2d):
         out = windows.mean(axis=(4, 5), dtype=np.float32)
 
         def backward(grad):
-            share = (grad / (kh * kw)).astype(np.float32)[..., None, None]
-            dwin = np.broadcast_to(share, (n, c, ho, wo, kh, kw))
+            share = (grad / (kh * kw)).astype(np.float32)
+            dwin = np.broadcast_to(share, (kh, kw, n, c, ho, wo))
             return (self._unpad(col2im(dwin, padded_shape, self.stride), x),)
 
         return Tensor._from_op(out, (x,), backward, "avgpool2d")
