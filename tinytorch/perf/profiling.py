@@ -4,7 +4,8 @@ FLOP convention (the usual one): one multiply-accumulate = 2 FLOPs; bias adds, a
 softmax, normalisation and pooling are not counted. Counts are per sample (axis 0 of the input
 shape is the batch and is divided out), for one forward pass:
 
-- Linear(in, out) on an input (B, *rest, in): 2 * in * out * prod(rest)
+- Linear(in, out) on an input (B, *rest, in): 2 * in * out * prod(rest) (the same for a
+  QuantizedLinear; a LowRankLinear of rank r: 2 * r * (in + out) * prod(rest))
 - Conv2d(Cin -> Cout, kh x kw) giving (Hout, Wout): 2 * Cin * kh * kw * Cout * Hout * Wout
 - MultiHeadAttention(d, h) on (B, T, d): its four d x d projections as Linear layers,
   8 * T * d^2, plus the score and mixing matmuls Q K^T and A V: 4 * T^2 * d (independent of h)
@@ -87,9 +88,15 @@ def _class_names(layer) -> set[str]:
 def _layer_flops(layer, input_shape: tuple[int, ...], output_shape: tuple[int, ...]) -> int:
     """FLOPs of one call of `layer` itself (not its children), for the whole batch."""
     names = _class_names(layer)
+    rows = int(np.prod(input_shape[:-1]))
     if "Linear" in names:
         in_features, out_features = layer.weight.shape
-        return 2 * in_features * out_features * int(np.prod(input_shape[:-1]))
+        return 2 * in_features * out_features * rows
+    if "QuantizedLinear" in names:
+        return 2 * layer.in_features * layer.out_features * rows
+    if "LowRankLinear" in names:
+        (in_features, rank), out_features = layer.first.shape, layer.second.shape[1]
+        return 2 * rank * (in_features + out_features) * rows
     if names & {"Conv2d", "Conv2D"}:
         c_out, c_in, kh, kw = layer.weight.shape
         batch, _, h_out, w_out = output_shape
