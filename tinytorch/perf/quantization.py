@@ -109,7 +109,6 @@ class QuantizedLinear(Layer):
         self.weight_q = quantize_int8(linear.weight, mode, axis=1 if per_channel else None)
         self.bias = None if linear.bias is None else np.array(linear.bias.data, dtype=np.float32)
         self.compute = compute
-        self._weight_float = self.weight_q.dequantize()
 
     def parameters(self) -> list:
         return []
@@ -126,7 +125,7 @@ class QuantizedLinear(Layer):
                 f"(input shape {data.shape}, weight ({self.in_features}, {self.out_features}))"
             )
         if self.compute == "dequantize":
-            y = data @ self._weight_float
+            y = data @ self.weight_q.dequantize()  # restored on the fly: only int8 weights are kept
         else:
             xq = quantize_int8(data, "affine")
             acc = (xq.values.astype(np.float64) - xq.zero_point) @ (
