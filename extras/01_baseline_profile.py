@@ -1,0 +1,141 @@
+"""Baseline profile: measure YOUR GPT before optimising it (MLPerf, 2018: measure first).
+
+Every optimisation starts from honest numbers. YOUR Profiler measures a fixed GPT, and this
+script checks each number against what it must be:
+
+- parameters: counted by your `Profiler.count_parameters`, compared with the analytic formula
+  for this architecture (token and learned position embeddings, per block two LayerNorms, four
+  attention projections and a 4x MLP, a final LayerNorm and the vocabulary head, biases included):
+      V*d + S*d + L*(4d^2 + 4d + 2*d*H + H + d + 4d) + 2d + d*V + V;
+- FLOPs of one forward pass per sample (a multiply-accumulate counts 2, as usual), from your
+  `Profiler.count_flops`, against  L*(8*T*d^2 + 4*T^2*d + 4*T*d*H) + 2*T*d*V;
+- parameter memory from your `Profiler.measure_memory`, against 4 bytes per float32 parameter;
+- latency from your `Profiler.measure_latency`, against a stopwatch in this script;
+- the KV-cache speedup of `generate()`, measured in this run (the baseline the next extras beat).
+
+Run it yourself: `python extras/01_baseline_profile.py` (add `--quick` for a short run).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from _harness import metrics
+from _harness.common import parse_args, seed_everything, to_numpy
+
+CONFIG = {
+    "full": dict(vocab_size=64, embed_dim=128, num_layers=4, num_heads=4, max_seq_len=128, seq_len=64,
+                 new_tokens=32, latency_iterations=20),
+    "quick": dict(vocab_size=64, embed_dim=64, num_layers=2, num_heads=4, max_seq_len=64, seq_len=32,
+                  new_tokens=16, latency_iterations=5),
+}
+MLP_RATIO = 4
+
+
+def analytic_parameters(v: int, d: int, layers: int, s: int) -> int:
+    """Parameters of the course GPT, from its configuration alone."""
+    h = MLP_RATIO * d
+    per_block = (2 * d) + (4 * d * d + 4 * d) + (2 * d) + (d * h + h + h * d + d)
+    return v * d + s * d + layers * per_block + 2 * d + d * v + v
+
+
+def analytic_flops(v: int, d: int, layers: int, t: int) -> int:
+    """Forward FLOPs per sample for a T-token input (2 per multiply-accumulate; embeddings are lookups)."""
+    h = MLP_RATIO * d
+    return layers * (8 * t * d * d + 4 * t * t * d + 4 * t * d * h) + 2 * t * d * v
+
+
+def parameter_bytes(memory) -> float:
+    """The parameter memory your Profiler reports (bytes), from its dict or number."""
+    if isinstance(memory, dict):
+        if "parameter_bytes" in memory:
+            return float(memory["parameter_bytes"])
+        if "parameter_memory_mb" in memory:
+            return float(memory["parameter_memory_mb"]) * 1024 * 1024
+        raise KeyError(f"measure_memory returned keys {sorted(memory)}; expected 'parameter_memory_mb'")
+    return float(memory)
+
+
+def stopwatch_ms(fn, iterations: int) -> float:
+    """Median wall time of fn() in milliseconds, after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(iterations):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return float(np.median(times) * 1000)
+
+
+def main() -> int:
+    args = parse_args(__doc__.splitlines()[0])
+    seed_everything(args.seed)
+    cfg = CONFIG["quick" if args.quick else "full"]
+
+    from tinytorch.core.autograd import no_grad
+    from tinytorch.core.tensor import Tensor
+    from tinytorch.core.transformers import GPT
+    from tinytorch.perf.memoization import disable_kv_cache, enable_kv_cache
+    from tinytorch.perf.profiling import Profiler
+
+    v, d, layers, s, t = (cfg[k] for k in ("vocab_size", "embed_dim", "num_layers", "max_seq_len", "seq_len"))
+    model = GPT(vocab_size=v, embed_dim=d, num_layers=layers, num_heads=cfg["num_heads"], max_seq_len=s)
+    profiler = Profiler()
+    x = Tensor(np.random.default_rng(args.seed).integers(0, v, size=(1, t)))
+    print(f"Profiling GPT(vocab={v}, width={d}, layers={layers}, heads={cfg['num_heads']}, "
+          f"max_seq_len={s}) on {t} tokens.")
+
+    params, params_expected = int(profiler.count_parameters(model)), analytic_parameters(v, d, layers, s)
+    params_direct = int(sum(p.data.size for p in model.parameters()))
+    print(f"  parameters: Profiler {params:,}; formula {params_expected:,}; sum of parameters() "
+          f"{params_direct:,}")
+
+    flops, flops_expected = int(profiler.count_flops(model, (1, t))), analytic_flops(v, d, layers, t)
+    print(f"  FLOPs per forward pass: Profiler {flops:,}; formula {flops_expected:,}")
+
+    mem = parameter_bytes(profiler.measure_memory(model, x))
+    mem_error = abs(mem - 4 * params_expected) / (4 * params_expected)
+    print(f"  parameter memory: Profiler {mem / 1024:.1f} KiB; 4 bytes x {params_expected:,} = "
+          f"{4 * params_expected / 1024:.1f} KiB (relative error {mem_error:.2%})")
+
+    latency = float(profiler.measure_latency(model, x, warmup=2, iterations=cfg["latency_iterations"]))
+
+    def forward():
+        with no_grad():
+            model(x)
+
+    own = stopwatch_ms(forward, cfg["latency_iterations"])
+    print(f"  latency: Profiler {latency:.2f} ms; stopwatch {own:.2f} ms (ratio {latency / own:.2f})")
+
+    prompt = Tensor(x.data[:, : t // 2])
+
+    def generate_seconds() -> float:
+        started = time.perf_counter()
+        to_numpy(model.generate(prompt, max_new_tokens=cfg["new_tokens"], temperature=1.0, top_k=1))
+        return time.perf_counter() - started
+
+    naive = min(generate_seconds() for _ in range(2))
+    enable_kv_cache(model)
+    cached = min(generate_seconds() for _ in range(2))
+    disable_kv_cache(model)
+    print(f"  generate {cfg['new_tokens']} tokens: {naive:.3f} s recomputing, {cached:.3f} s with the "
+          "KV cache "
+          f"({naive / cached:.1f}x)")
+
+    metrics.report("parameter_count", params)
+    metrics.report("parameter_count_expected", params_expected)
+    metrics.report("parameter_count_error", abs(params - params_expected))
+    metrics.report("flops", flops)
+    metrics.report("flops_expected", flops_expected)
+    metrics.report("flops_error", abs(flops - flops_expected))
+    metrics.report("parameter_memory_rel_error", mem_error)
+    metrics.report("latency_ms", latency)
+    metrics.report("stopwatch_latency_ms", own)
+    metrics.report("latency_ratio", latency / own)
+    metrics.report("kv_speedup", naive / cached)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
