@@ -173,6 +173,8 @@ def test_distillation_loss_gradient():
 def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="sparsity must be in"):
         magnitude_prune(mlp(), 1.5)
+    with pytest.raises(ValueError, match="nothing to prune: ReLU"):
+        magnitude_prune(ReLU(), 0.5)
     with pytest.raises(ValueError, match="scope"):
         magnitude_prune(mlp(), 0.5, scope="row")
     with pytest.raises(ValueError, match=r"\(2, 3\).*\(2, 4\)"):

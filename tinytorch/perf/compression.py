@@ -48,7 +48,10 @@ class PruneMasks:
 def _prunable(target) -> list[Tensor]:
     """Weights to prune: for a model, every parameter with 2+ dims; for a list, the Tensors given."""
     if is_layer(target):
-        return [p for p in unique_parameters(target) if p.data.ndim >= 2]
+        weights = [p for p in unique_parameters(target) if p.data.ndim >= 2]
+        if not weights:
+            raise ValueError(f"nothing to prune: {type(target).__name__} has no parameter with 2+ dims")
+        return weights
     params = list(target)
     if not params or not all(isinstance(p, Tensor) for p in params):
         raise TypeError("expected a model/layer or a non-empty list of Tensors to prune")
