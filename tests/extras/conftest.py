@@ -1,0 +1,69 @@
+"""Fixtures for the extras tests: run one real extra through the engine against a submission."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from harness.criteria import load_all
+from harness.engine import Submission, run_checks
+from harness.runners.local import LocalRunner
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def mnist_cache(tmp_path_factory, shared_datasets):
+    """$HARNESS_DATA pointed at a session cache holding the real MNIST (imported once)."""
+    from harness.datasets.store import import_from
+
+    root = tmp_path_factory.mktemp("harness-data")
+    previous = os.environ.get("HARNESS_DATA")
+    os.environ["HARNESS_DATA"] = str(root)
+    import_from("mnist", shared_datasets / "mnist")
+    yield root
+    if previous is None:
+        os.environ.pop("HARNESS_DATA", None)
+    else:
+        os.environ["HARNESS_DATA"] = previous
+
+
+@pytest.fixture
+def run_extra():
+    """run_extra(criterion_id, submission_root, profile="quick") -> the ExtraResult of one local run."""
+
+    def run(criterion_id: str, submission_root: Path = REPO, profile: str = "quick"):
+        criterion = load_all(REPO / "criteria")[criterion_id]
+        submission = Submission(name=Path(submission_root).name, root=Path(submission_root))
+        report = run_checks([criterion], [submission], runner=LocalRunner(), extras_dir=REPO / "extras",
+                            profile=profile)
+        return report.submissions[0].extras[0]
+
+    return run
+
+
+@pytest.fixture
+def patched_submission(tmp_path):
+    """patched_submission(name, {relative file: [(old, new), ...]}) -> a copy of the reference with edits.
+
+    Each `old` must occur in the reference file exactly once, so a drifting reference fails loudly.
+    """
+
+    def make(name: str, edits: dict[str, list[tuple[str, str]]]) -> Path:
+        root = tmp_path / name
+        shutil.copytree(REPO / "tinytorch", root / "tinytorch",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        for relative, replacements in edits.items():
+            path = root / "tinytorch" / relative
+            text = path.read_text(encoding="utf-8")
+            for old, new in replacements:
+                count = text.count(old)
+                assert count == 1, f"{relative}: expected exactly one {old!r} in the reference, found {count}"
+                text = text.replace(old, new)
+            path.write_text(text, encoding="utf-8")
+        return root
+
+    return make
