@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from pathlib import Path
 
@@ -22,3 +23,14 @@ def mnist_copy(tmp_path, shared_datasets) -> Path:
     target = tmp_path / "mnist-src"
     shutil.copytree(shared_datasets / "mnist", target)
     return target
+
+
+
+@pytest.fixture(scope="session")
+def sandbox_data(repo_root):
+    """extras/_harness/data.py, the loader that runs inside the sandbox (loaded from its file)."""
+    path = repo_root / "extras" / "_harness" / "data.py"
+    spec = importlib.util.spec_from_file_location("sandbox_data", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
