@@ -66,6 +66,7 @@ def test_gpt_logits_shapes_and_input_kinds():
     np.testing.assert_array_equal(model(Tensor(tokens)).data, logits.data)
     np.testing.assert_allclose(model([4, 5, 6]).data, logits.data[1], rtol=1e-6)  # 1-D -> (T, V)
     assert old_spelling.GPT is GPT
+    assert model.lm_head.bias is None and GPT(7, 8, 1, 2).max_seq_len == 1024  # course defaults
 
 
 def test_gpt_gradcheck_wrt_token_embedding():
@@ -104,6 +105,9 @@ def test_generate_greedy_is_argmax_of_logits():
         assert out[t] == model(out[:t]).data[-1].argmax()
     np.testing.assert_array_equal(model.generate(prompt, 5, temperature=0), out)
     np.testing.assert_array_equal(model.generate(prompt, 5, top_k=1), out)
+    as_tensor = model.generate(Tensor([[3, 1]]), max_new_tokens=5, greedy=True)  # course style
+    assert isinstance(as_tensor, Tensor) and as_tensor.shape == (1, 7)
+    np.testing.assert_array_equal(as_tensor.data[0], out)
 
 
 def test_generate_is_deterministic_under_a_seed_and_crops_long_contexts():

@@ -96,14 +96,14 @@ class TransformerBlock(Layer):
 
 class GPT(Layer):
     """Decoder-only transformer: token + learned position embeddings, pre-norm blocks, final LayerNorm,
-    linear head to vocabulary logits.
+    linear head (no bias, as the course) to vocabulary logits.
 
     forward(tokens) takes (B, T) integer ids (int array, list or Tensor) and returns logits (B, T, V);
     a 1-D (T,) input gives (T, V). Causal: position t only sees positions <= t.
     """
 
     def __init__(self, vocab_size: int, embed_dim: int, num_layers: int, num_heads: int,
-                 max_seq_len: int, mlp_ratio: int = 4):
+                 max_seq_len: int = 1024, mlp_ratio: int = 4):
         super().__init__()
         self.vocab_size, self.embed_dim = int(vocab_size), int(embed_dim)
         self.num_layers, self.num_heads, self.max_seq_len = int(num_layers), int(num_heads), int(max_seq_len)
@@ -111,7 +111,7 @@ class GPT(Layer):
         self.position_embedding = PositionalEncoding(max_seq_len, embed_dim, learned=True)
         self.blocks = [TransformerBlock(embed_dim, num_heads, mlp_ratio) for _ in range(num_layers)]
         self.ln_f = LayerNorm(embed_dim)
-        self.lm_head = Linear(embed_dim, vocab_size)
+        self.lm_head = Linear(embed_dim, vocab_size, bias=False)
         self.kv_cache = None  # set by tinytorch.perf.memoization.enable_kv_cache
 
     def forward(self, tokens, kv_cache=None) -> Tensor:
@@ -137,8 +137,11 @@ class GPT(Layer):
         return logits
 
     def generate(self, prompt_tokens, max_new_tokens: int, temperature: float = 1.0,
-                 top_k: int | None = None, greedy: bool = False) -> np.ndarray:
-        """Append `max_new_tokens` sampled tokens to the prompt; returns prompt + new ids (int64).
+                 top_k: int | None = None, greedy: bool = False):
+        """Append `max_new_tokens` sampled tokens to the prompt and return prompt + new ids.
+
+        Returns the same kind as the prompt: a Tensor prompt (course style, e.g. Tensor([[1, 2]]))
+        gives a Tensor of ids, a list or array gives an int64 ndarray; (seq,) in, (seq + new,) out.
 
         temperature == 0 or greedy=True picks the argmax. Sampling draws from tinytorch's seeded rng,
         so tinytorch.manual_seed(n) makes it repeatable. Uses the KV cache when enable_kv_cache(model)
@@ -165,7 +168,8 @@ class GPT(Layer):
                     logits = self.forward(next_ids[:, None], kv_cache=cache).data[:, -1]
                 else:
                     logits = self.forward(ids[:, -self.max_seq_len:]).data[:, -1]
-        return ids[0] if squeeze else ids
+        ids = ids[0] if squeeze else ids
+        return Tensor(ids) if isinstance(prompt_tokens, Tensor) else ids
 
 
 def _pick_next(logits: np.ndarray, temperature: float, top_k: int | None, greedy: bool) -> np.ndarray:
