@@ -157,11 +157,24 @@ class BudgetSpec(_Strict):
     out_mib: PositiveInt = 64
 
 
+RESERVED_ENV = ("PATH", "HOME", "TMPDIR", "PYTHONPATH", "PYTHONHASHSEED", "HARNESS_OUT", "HARNESS_SEED",
+                "HARNESS_PROFILE", "HARNESS_DATA_DIR", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                "MKL_NUM_THREADS")
+
+
 class Profile(_Strict):
     args: list[str] = []
     env: dict[str, str] = {}
     expected_seconds: PositiveFloat
     budget: BudgetSpec
+
+    @field_validator("env")
+    @classmethod
+    def _not_reserved(cls, env: dict[str, str]) -> dict[str, str]:
+        taken = [k for k in env if k in RESERVED_ENV]
+        if taken:
+            raise _invalid(f"{', '.join(taken)} is set by the harness (docs/contracts.md §2); remove it from env")
+        return env
 
 
 class Check(_Strict):

@@ -91,6 +91,9 @@ def test_valid_file_loads_with_rules_and_defaults(tmp_path):
     ("  quick:\n    args: [--quick]\n    expected_seconds: 15\n"
      "    budget: {wall_seconds: 120, memory_mib: 2048}\n", "",
      "mnist_mlp.yaml:7: profiles: profiles needs quick (each with expected_seconds and budget)"),
+    ("    args: []\n", "    args: []\n    env: {PYTHONPATH: /tmp}\n",
+     "mnist_mlp.yaml:10: profiles.full.env: PYTHONPATH is set by the harness (docs/contracts.md §2); "
+     "remove it from env"),
     ("wall_seconds: 400", "wall_seconds: -1",
      "mnist_mlp.yaml:11: profiles.full.budget.wall_seconds: Input should be greater than 0"),
     ("  - name: loss", "  - name: test_accuracy",
