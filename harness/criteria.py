@@ -173,7 +173,8 @@ class Profile(_Strict):
     def _not_reserved(cls, env: dict[str, str]) -> dict[str, str]:
         taken = [k for k in env if k in RESERVED_ENV]
         if taken:
-            raise _invalid(f"{', '.join(taken)} is set by the harness (docs/contracts.md §2); remove it from env")
+            names = ", ".join(taken)
+            raise _invalid(f"{names} is set by the harness (docs/contracts.md §2); remove it from env")
         return env
 
 
