@@ -29,7 +29,7 @@ from pathlib import Path, PurePosixPath
 
 from harness.runners import docker_cleanup
 from harness.runners.base import Job, RunResult
-from harness.runners.capture import CappedReader
+from harness.runners.capture import HEAD_BYTES, TAIL_BYTES
 from harness.runners.docker_out import OutCopyError, extract_out
 from harness.runners.local import sandbox_env
 
@@ -38,6 +38,7 @@ SANDBOX_PATH = "/opt/venv/bin:/usr/local/bin:/usr/bin:/bin"
 _MIB = 1024 * 1024
 _DATASET_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 _POLL_SECONDS = 0.25
+_OOM_EVENT_PATIENCE_SECONDS = 2.0
 _COLLECT_GRACE_SECONDS = 30.0  # PID 1 outlives the budget by this much, then the container stops
 _IDLE_PID1 = (
     "import signal, sys, time\n"
@@ -97,19 +98,38 @@ def _environment(job: Job) -> dict[str, str]:
     return env
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
+class _CappedText:
+    """Head and tail of a stream fed in chunks (as CappedReader keeps them); memory stays bounded."""
+
+    def __init__(self, head_bytes: int = HEAD_BYTES, tail_bytes: int = TAIL_BYTES):
+        self._head_cap, self._tail_cap = head_bytes, tail_bytes
+        self._head, self._tail = bytearray(), bytearray()
+        self.total_bytes = 0
+
+    def feed(self, chunk: bytes) -> None:
+        self.total_bytes += len(chunk)
+        room = self._head_cap - len(self._head)
+        if room > 0:
+            self._head += chunk[:room]
+            chunk = chunk[room:]
+        if chunk:
+            self._tail += chunk
+            if len(self._tail) > 2 * self._tail_cap:  # trim rarely, not on every chunk
+                del self._tail[: len(self._tail) - self._tail_cap]
+
+    def text(self) -> str:
+        tail = bytes(self._tail[-self._tail_cap:])
+        dropped = self.total_bytes - len(self._head) - len(tail)
+        head = bytes(self._head).decode("utf-8", errors="replace")
+        marker = f"\n[... {dropped} bytes of output omitted by the harness ...]\n" if dropped > 0 else ""
+        return head + marker + tail.decode("utf-8", errors="replace")
 
 
 class _OutputPump:
-    """Copy an exec's multiplexed stream into two CappedReaders (head + tail kept, memory bounded)."""
+    """Drain an exec's multiplexed stream on a thread, keeping head and tail of stdout and stderr."""
 
     def __init__(self, stream):
-        out_r, self._out_w = os.pipe()
-        err_r, self._err_w = os.pipe()
-        self.stdout, self.stderr = CappedReader(out_r), CappedReader(err_r)
+        self.stdout, self.stderr = _CappedText(), _CappedText()
         self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
         self._thread.start()
 
@@ -117,26 +137,16 @@ class _OutputPump:
         try:
             for out, err in stream:
                 if out:
-                    _write_all(self._out_w, out)
+                    self.stdout.feed(out)
                 if err:
-                    _write_all(self._err_w, err)
+                    self.stderr.feed(err)
         except Exception:  # noqa: BLE001 - a broken stream ends the copy; the run's status says why
             pass
-        finally:
-            os.close(self._out_w)
-            os.close(self._err_w)
 
     def join(self, timeout: float) -> bool:
+        """Wait for the end of the stream; False if something still holds the output open."""
         self._thread.join(timeout)
         return not self._thread.is_alive()
-
-    def finish(self, timeout: float) -> bool:
-        """Wait for the stream and the readers; False if something still held the output open."""
-        deadline = time.monotonic() + timeout
-        done = self.join(timeout)
-        for reader in (self.stdout, self.stderr):
-            done = reader.join(max(0.0, deadline - time.monotonic())) and done
-        return done
 
 
 class DockerRunner:
@@ -280,11 +290,12 @@ class DockerRunner:
         else:
             result.exit_code, result.signal = _exit_status(code)
             notes += self._collect_out(api, container_id, job, result)
-        if not pump.finish(5.0):
+        if not pump.join(5.0):
             notes.append("the output stream did not close after the run ended")
         crashed = result.signal is not None or result.exit_code != 0
         if crashed and not result.timed_out:
-            result.oom_killed = self._oom_event(client, container_id, since)
+            patience = _OOM_EVENT_PATIENCE_SECONDS if result.signal == signal.SIGKILL else 0.0
+            result.oom_killed = self._oom_event(client, container_id, since, patience)
         result.stdout = pump.stdout.text()
         result.stderr = pump.stderr.text() + "".join(f"\n[harness: {note}]" for note in notes)
 
@@ -334,14 +345,23 @@ class DockerRunner:
         return [f"/out: {note}" for note in notes]
 
     @staticmethod
-    def _oom_event(client, container_id: str, since: float) -> bool:
-        """Whether the engine saw the kernel's OOM killer act in this container."""
-        events = client.api.events(since=f"{since - 1:.9f}", until=f"{time.time():.9f}",
-                                   filters={"container": container_id, "event": "oom"}, decode=True)
-        try:
-            return any(True for _ in events)
-        finally:
-            events.close()
+    def _oom_event(client, container_id: str, since: float, patience: float) -> bool:
+        """Whether the engine saw the kernel's OOM killer act in this container.
+
+        The engine records the event asynchronously, so a SIGKILL death waits up to ``patience``.
+        """
+        deadline = time.monotonic() + patience
+        while True:
+            events = client.api.events(since=f"{since - 1:.9f}", until=f"{time.time():.9f}",
+                                       filters={"container": container_id, "event": "oom"}, decode=True)
+            try:
+                if any(True for _ in events):
+                    return True
+            finally:
+                events.close()
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.1)
 
     @staticmethod
     def _remove(client, container_id: str, result: RunResult) -> None:
