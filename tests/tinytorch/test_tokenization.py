@@ -12,7 +12,8 @@ def test_char_vocab_is_unk_then_sorted_characters():
     tok = CharTokenizer().build_vocab("hello")
     assert tok.vocab == [UNK_TOKEN, "e", "h", "l", "o"] and tok.vocab_size == 5
     assert tok.encode("hole") == [2, 4, 3, 1]
-    assert CharTokenizer(list("olleh")).vocab == tok.vocab
+    assert CharTokenizer(list("olleh")).vocab == [UNK_TOKEN, "o", "l", "e", "h"]  # given order kept
+    assert UNK_TOKEN == "<UNK>" and UNK_ID == 0
     assert CharTokenizer().build_vocab(["ab", "c"]).vocab_size == 5  # "\n" joins the list
 
 

@@ -1,7 +1,7 @@
 """Text <-> token ids: a character tokenizer and a small byte-pair-encoding (BPE) tokenizer.
 
-Unknown-character policy (both tokenizers): id 0 is the special token "<unk>". Encoding a
-character that was not in the training corpus gives 0; decoding 0 gives the string "<unk>".
+Unknown-character policy (both tokenizers): id 0 is the special token "<UNK>" (the course's
+spelling). Encoding a character that was not in the vocabulary gives 0; decoding 0 gives "<UNK>".
 So decode(encode(text)) == text exactly when every character of text was seen in training.
 """
 
@@ -12,7 +12,7 @@ from collections import Counter
 
 __all__ = ["CharTokenizer", "BPETokenizer", "UNK_TOKEN", "UNK_ID"]
 
-UNK_TOKEN = "<unk>"
+UNK_TOKEN = "<UNK>"
 UNK_ID = 0
 
 
@@ -34,9 +34,10 @@ def _as_id_list(ids, vocab_size: int, where: str) -> list[int]:
 
 
 class CharTokenizer:
-    """One id per character. vocab: optional list of characters; build_vocab(corpus) learns it.
+    """One id per character: 0 = "<UNK>", then the characters.
 
-    Ids: 0 = "<unk>", then the characters in sorted order.
+    CharTokenizer(vocab) keeps the given character order (duplicates dropped);
+    build_vocab(corpus) learns the corpus characters in sorted order.
     """
 
     def __init__(self, vocab: list[str] | None = None):
@@ -46,13 +47,13 @@ class CharTokenizer:
             self._set_chars(vocab)
 
     def _set_chars(self, chars) -> None:
-        chars = sorted(set(chars) - {UNK_TOKEN})
+        chars = [c for c in dict.fromkeys(chars) if c != UNK_TOKEN]
         self.vocab = [UNK_TOKEN, *chars]
         self.char_to_id = {c: i for i, c in enumerate(self.vocab) if i != UNK_ID}
 
     def build_vocab(self, corpus) -> CharTokenizer:
         """Learn the character set of a string (or list of strings); returns self."""
-        self._set_chars(_as_text(corpus, "CharTokenizer.build_vocab"))
+        self._set_chars(sorted(set(_as_text(corpus, "CharTokenizer.build_vocab"))))
         return self
 
     @property
@@ -74,7 +75,7 @@ _CHUNK = re.compile(r" ?\w+| ?[^\w\s]+|\s+")
 class BPETokenizer:
     """Character-level byte-pair encoding (Sennrich et al.), GPT-2 style pre-split into chunks.
 
-    train(corpus) starts from the corpus characters (plus "<unk>" at id 0) and repeatedly merges the
+    train(corpus) starts from the corpus characters (plus "<UNK>" at id 0) and repeatedly merges the
     most frequent adjacent pair inside chunks (a word with its leading space, punctuation, whitespace)
     until vocab_size tokens exist or no pair repeats. encode applies the merges in learned order.
     """
