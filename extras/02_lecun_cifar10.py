@@ -36,22 +36,23 @@ except ImportError:
 
 MEAN = np.array([0.4914, 0.4822, 0.4465], dtype=np.float32)  # per-channel statistics of x_train/255
 STD = np.array([0.2470, 0.2435, 0.2616], dtype=np.float32)
-FULL = {"train_size": 50000, "epochs": 4, "batch": 64, "lr": 2e-3, "flip": False}
-QUICK = {"train_size": 2000, "epochs": 2, "batch": 64, "lr": 2e-3, "flip": False}
+FULL = {"train_size": 50000, "epochs": 3, "batch": 64, "lr": 2e-3, "flip": False}
+QUICK = {"train_size": 1500, "epochs": 2, "batch": 64, "lr": 2e-3, "flip": False}
 
 
 class LeNet:
-    """conv5x5(3->16) ReLU pool2 -> conv5x5(16->32) ReLU pool2 -> 800 -> 128 ReLU -> 10 logits."""
+    """LeNet's pattern with 3x3 kernels (cheaper per image, learns faster than the 1998 5x5 ones):
+    conv3x3(3->16) ReLU pool2 -> conv3x3(16->32) ReLU pool2 -> 1152 -> 128 ReLU -> 10 logits."""
 
     def __init__(self):
-        self.conv1, self.conv2 = Conv2d(3, 16, 5), Conv2d(16, 32, 5)
+        self.conv1, self.conv2 = Conv2d(3, 16, 3), Conv2d(16, 32, 3)
         self.pool, self.relu = MaxPool2d(2), ReLU()
-        self.fc1, self.fc2 = Linear(32 * 5 * 5, 128), Linear(128, 10)
+        self.fc1, self.fc2 = Linear(32 * 6 * 6, 128), Linear(128, 10)
 
     def __call__(self, x):
-        h = self.pool(self.relu(self.conv1(x)))  # (N,16,14,14)
-        h = self.pool(self.relu(self.conv2(h)))  # (N,32,5,5)
-        h = h.reshape(h.shape[0], 32 * 5 * 5)
+        h = self.pool(self.relu(self.conv1(x)))  # (N,16,15,15)
+        h = self.pool(self.relu(self.conv2(h)))  # (N,32,6,6)
+        h = h.reshape(h.shape[0], 32 * 6 * 6)
         return self.fc2(self.relu(self.fc1(h)))
 
     def layers(self):
