@@ -178,3 +178,17 @@ def test_clear_errors():
         MaxPool2d(5)(Tensor(np.zeros((1, 1, 4, 4))))
     with pytest.raises(ValueError, match="more than one value per channel"):
         BatchNorm2d(2)(Tensor(np.zeros((1, 2, 1, 1))))
+
+
+def test_eval_propagates_through_sequential_to_batchnorm():
+    from tinytorch.core.layers import Sequential
+
+    net = Sequential(Conv2d(1, 2, 1, bias=False), BatchNorm2d(2))
+    x = Tensor(np.random.default_rng(6).normal(size=(4, 1, 3, 3)))
+    train_out = net(x).data
+    net.eval()
+    before = net[1].running_mean.copy()
+    eval_out = net(x).data
+    np.testing.assert_array_equal(net[1].running_mean, before)  # eval never updates
+    assert np.abs(train_out - eval_out).max() > 1e-2  # batch stats vs running stats differ
+    assert not net[1].training
