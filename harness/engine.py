@@ -6,6 +6,7 @@ script does, and every (submission, extra) pair ends up in the report with a ver
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import shutil
 from collections.abc import Callable
@@ -77,7 +78,7 @@ def _with_datasets(job: Job, names: list[str]) -> Job:
     from harness.datasets import sandbox_view
 
     views = tuple((name, Path(sandbox_view(name))) for name in names)
-    return Job(**{**job.__dict__, "datasets": views})
+    return dataclasses.replace(job, datasets=views)
 
 
 class Engine:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -66,7 +67,7 @@ def print_summary(report: Report, console: Console, quiet: bool = False) -> None
         for extra in sub.extras:
             table.add_row(extra.id, f"[{STYLES[extra.verdict]}]{extra.verdict}[/]",
                           f"{extra.score:g}/{extra.max_score:g}", f"{extra.run.wall_seconds:.1f} s",
-                          extra.reason.replace("[", "\\["))
+                          escape(extra.reason))
         console.print(table)
     if not report.provenance.hidden_checks_included and not quiet:
         console.print("hidden checks were not run (only visible checks count here)", style="dim")

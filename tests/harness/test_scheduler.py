@@ -35,6 +35,13 @@ def test_with_jobs_1_they_do_not_overlap(project):
     assert max(first["start"], second["start"]) >= min(first["end"], second["end"])
 
 
+def test_a_dying_job_leaves_its_neighbour_alone(project):
+    project.add("dies", "import os\nos.abort()\n")
+    project.add("lives", TIMED)
+    extras = {e.id: e for e in project.grade(jobs=2).submissions[0].extras}
+    assert extras["dies"].verdict == "crashed" and extras["lives"].verdict == "passed"
+
+
 def test_longest_expected_starts_first_and_results_keep_input_order():
     started = []
     expected = {"short": 1, "long": 100, "middle": 10}
