@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from tests.tinytorch.gradcheck import gradcheck
+from tinytorch.core.layers import Sequential
 from tinytorch.core.spatial import (
     AvgPool2D,
     AvgPool2d,
@@ -181,8 +182,6 @@ def test_clear_errors():
 
 
 def test_eval_propagates_through_sequential_to_batchnorm():
-    from tinytorch.core.layers import Sequential
-
     net = Sequential(Conv2d(1, 2, 1, bias=False), BatchNorm2d(2))
     x = Tensor(np.random.default_rng(6).normal(size=(4, 1, 3, 3)))
     train_out = net(x).data
