@@ -147,8 +147,8 @@ class LocalRunner:
         result.out_dir = Path(tempfile.mkdtemp(prefix="harness-out-"))
         try:
             self._run_in(job, workdir, result)
-        except OSError as exc:
-            result.infra_error = f"could not start {job.script}: {exc}"
+        except Exception as exc:  # whatever stopped the run, it was not the script
+            result.infra_error = f"could not run {job.script} locally: {type(exc).__name__}: {exc}"
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
             result.finished_at = time.time()
@@ -183,7 +183,8 @@ class LocalRunner:
         _kill_group(proc.pid)  # grandchildren left behind die with the group
         drained = out.join(5.0) and err.join(5.0)
 
-        result.timed_out = fired.is_set()
+        # A process that exited by itself just as the timer fired did not time out.
+        result.timed_out = fired.is_set() and os.WIFSIGNALED(status)
         if os.WIFSIGNALED(status):
             result.signal = os.WTERMSIG(status)
         else:
@@ -194,6 +195,8 @@ class LocalRunner:
         result.stderr = err.text()
         if not drained:
             result.stderr += "\n[harness: a process outside the group kept the output pipe open]\n"
+        if _PRLIMIT and result.exit_code and result.stderr.startswith("prlimit: "):
+            result.infra_error = f"could not set resource limits: {result.stderr.strip()}"
         crashed = result.signal is not None or result.exit_code != 0
         if crashed and not result.timed_out:
             result.oom_killed = _looks_out_of_memory(result.stderr, result.signal)
