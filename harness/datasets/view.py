@@ -16,7 +16,7 @@ from .errors import DatasetCorruptError, DatasetError
 from .registry import get
 from .store import ensure_verified
 
-_checked: dict[str, tuple] = {}  # view name -> file stats when its hashes were last checked
+_checked: dict[str, tuple] = {}  # view path -> file stats when its hashes were last checked
 
 
 def _manifest_path(target: Path) -> Path:
@@ -33,7 +33,7 @@ def _view_intact(name: str, target: Path, expected_files: tuple[str, ...]) -> bo
     if not target.is_dir() or sorted(os.listdir(target)) != sorted(expected_files):
         return False
     stats = _stats(target)
-    if _checked.get(name) == stats:
+    if _checked.get(str(target)) == stats:
         return True
     try:
         manifest = json.loads(_manifest_path(target).read_text(encoding="utf-8"))
@@ -41,7 +41,7 @@ def _view_intact(name: str, target: Path, expected_files: tuple[str, ...]) -> bo
         return False
     if manifest.get("files") != {f: sha256_file(target / f) for f in expected_files}:
         return False
-    _checked[name] = stats
+    _checked[str(target)] = stats
     return True
 
 
