@@ -84,18 +84,24 @@ def execute(batch: Plan, *, runner: Runner, cache: ResultCache, jobs: int,
     """Run the plan's tasks in parallel, caching each result as soon as it is judged."""
     results = dict(batch.cached)
     executed: list[tuple[str, str]] = []
+    engine = Engine(runner, include_hidden=True)
+
+    def run_and_store(task: Task) -> ExtraResult:
+        """Judge, then cache on the worker thread: a result is kept even if the caller is interrupted."""
+        result = engine.run_task(task)
+        if is_cacheable(result):
+            pair = (task.submission.name, task.criterion.id)
+            cache.store(*pair, batch.keys[pair], result)
+        return result
 
     def finished(task: Task, result: ExtraResult) -> None:
         pair = (task.submission.name, task.criterion.id)
-        if is_cacheable(result):
-            cache.store(*pair, batch.keys[pair], result)
         results[pair] = result
         executed.append(pair)
         if on_result is not None:
             on_result(task.job.job_id, result)
 
-    engine = Engine(runner, include_hidden=True)
-    run_parallel(batch.tasks, engine.run_task, jobs=jobs, expected_seconds=lambda t: t.expected_seconds,
+    run_parallel(batch.tasks, run_and_store, jobs=jobs, expected_seconds=lambda t: t.expected_seconds,
                  on_error=engine.on_error, on_result=finished)
     report = Report(
         harness_version=__version__,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -61,7 +62,7 @@ class BatchProgress:
         self.done, self.started = 0, time.monotonic()
         self._bar: Progress | None = None
         if not quiet:
-            console.print(f"{cached} results cached, {to_run} jobs to run", markup=False)
+            console.print(f"{cached} results cached, {to_run} jobs to run", markup=False, soft_wrap=True)
         if not quiet and to_run and console.is_terminal:
             self._bar = Progress(TextColumn("[bold]grading"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.description}"),
@@ -90,7 +91,7 @@ class BatchProgress:
             self._bar.update(self._task, advance=1, description=job_id)
             self._bar.console.print(line, style=terminal.STYLES[result.verdict], markup=False)
         elif not self.quiet:
-            self.console.print(line, markup=False)
+            self.console.print(line, markup=False, soft_wrap=True)
 
 
 def _extra_names(raw: list[str] | None) -> list[str]:
@@ -141,12 +142,12 @@ def run(args: argparse.Namespace) -> int:
         with BatchProgress(console, len(batch.tasks), len(batch.cached), args.quiet) as progress:
             outcome = execute(batch, runner=runner, cache=cache, jobs=jobs, on_result=progress.finished)
     except KeyboardInterrupt:
-        console.print(f"interrupted: finished results are kept in {cache.root}; run the same command "
-                      "again to resume", markup=False)
+        print(f"interrupted: finished results are kept in {cache.root}; run the same command again "
+              "to resume", file=sys.stderr)
         raise
     written = writer.write_formats(outcome.report, args.out, formats)
     if not args.quiet:
         _print_gradebook(outcome.report, console)
         console.print(f"ran {len(outcome.executed)} jobs, reused {len(outcome.cached)} cached results; "
-                      f"wrote {', '.join(str(p) for p in written.values())}", markup=False)
+                      f"wrote {', '.join(str(p) for p in written.values())}", markup=False, soft_wrap=True)
     return EXIT_OK if all(s.status == "passed" for s in outcome.report.submissions) else EXIT_FAILED

@@ -128,3 +128,35 @@ def test_batch_killed_halfway_resumes_without_lost_or_duplicate_rows(fake_class,
     runs = Counter(marker_lines(fake_class))
     assert set(runs) == ALL_PAIRS
     assert all(runs[pair] == 1 for pair in finished), "results finished before the kill are not rerun"
+
+
+def test_ctrl_c_keeps_every_finished_result_and_says_how_to_resume(fake_class, tmp_path):
+    out = tmp_path / "grades"
+    results = out / "cache" / "results"
+    students = ("correct", "frozen_conv", "hostile", "wrong_gradient")
+    args = grade_args(fake_class, out, "-q")
+    args[1:2] = [str(fake_class["submissions"] / s) for s in students]
+    args[args.index("--jobs") + 1] = "1"
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        deadline = time.monotonic() + 60
+        while not list(results.glob("*/*.json")):
+            assert proc.poll() is None and time.monotonic() < deadline, "grade ended before Ctrl-C"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        _kill_orphans(fake_class["marker"].parent)
+    assert proc.returncode == 130 and "harness: interrupted" in stderr
+    assert f"finished results are kept in {results}; run the same command again to resume" in stderr
+    ran_before = Counter(marker_lines(fake_class))
+    assert {f"{p.parent.name} {p.stem}" for p in results.glob("*/*.json")} == set(ran_before), \
+        "every job that ran before the interrupt has its result cached"
+    assert main(args) == 1
+    runs = Counter(marker_lines(fake_class))
+    assert len(runs) == 8 and set(runs.values()) == {1}, "the rerun runs only what is missing, once"
+    assert gradebook(out) == {k: EXPECTED[k] for k in students}
