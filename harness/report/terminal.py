@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from harness.report.model import ExtraResult, Report
 
@@ -49,7 +50,7 @@ class JobProgress:
                 f"{result.score:g}/{result.max_score:g} ({result.run.wall_seconds:.1f} s)")
         if self._bar is not None:
             self._bar.update(self._task, advance=1, description=job_id)
-            self._bar.console.print(line, style=STYLES[result.verdict], markup=False)
+            self._bar.console.print(Text(line, style=STYLES[result.verdict]))  # Text: the bar keeps its style
         elif not self.quiet:
             self.console.print(line, markup=False)
 
