@@ -5,8 +5,8 @@ script checks each number against what it must be:
 
 - parameters: counted by your `Profiler.count_parameters`, compared with the analytic formula
   for this architecture (token and learned position embeddings, per block two LayerNorms, four
-  attention projections and a 4x MLP, a final LayerNorm and the vocabulary head, biases included):
-      V*d + S*d + L*(4d^2 + 4d + 2*d*H + H + d + 4d) + 2d + d*V + V;
+  attention projections and a 4x MLP with biases, a final LayerNorm and a bias-free vocabulary
+  head, as in the course):  V*d + S*d + L*(4d^2 + 4d + 2*d*H + H + d + 4d) + 2d + d*V;
 - FLOPs of one forward pass per sample (a multiply-accumulate counts 2, as usual), from your
   `Profiler.count_flops`, against  L*(8*T*d^2 + 4*T^2*d + 4*T*d*H) + 2*T*d*V;
 - parameter memory from your `Profiler.measure_memory`, against 4 bytes per float32 parameter;
@@ -37,7 +37,7 @@ def analytic_parameters(v: int, d: int, layers: int, s: int) -> int:
     """Parameters of the course GPT, from its configuration alone."""
     h = MLP_RATIO * d
     per_block = (2 * d) + (4 * d * d + 4 * d) + (2 * d) + (d * h + h + h * d + d)
-    return v * d + s * d + layers * per_block + 2 * d + d * v + v
+    return v * d + s * d + layers * per_block + 2 * d + d * v
 
 
 def analytic_flops(v: int, d: int, layers: int, t: int) -> int:
