@@ -11,8 +11,10 @@ every case (see ``docker_cleanup`` for Ctrl-C and crashed harness processes).
 
 Exit status: docker reports a script killed by signal N as exit code 128+N, so a script that
 calls ``sys.exit(137)`` is indistinguishable from SIGKILL; codes 129..192 are read as signals.
-Out-of-memory comes from the engine's ``oom`` event for the container (with cgroup v1 the
-container's ``State.OOMKilled`` stays false when only the exec'd script is killed).
+Out-of-memory: the kernel's ``oom_kill`` count of the container's memory cgroup, read by the
+trusted finishing step (with the engine's ``oom`` event as fallback). Not ``State.OOMKilled``:
+with cgroup v1 it stays false when only the exec'd script, not PID 1, is killed. Peak memory and
+CPU time come from the same cgroup (the whole container, a few MiB above the script alone).
 """
 
 from __future__ import annotations
@@ -49,7 +51,23 @@ _IDLE_PID1 = (
     "        pass\n"
     "time.sleep(float(sys.argv[1]))\n"
 )
-_COLLECT_OUT = "kill -KILL -1 2>/dev/null; exec tar -C /out -cf - ."  # leftovers die first
+# Run as the sandbox user from the read-only image once the script has ended: kill its leftovers,
+# report the cgroup's peak memory, CPU time and OOM kills on stderr (v1 or v2), stream /out as tar.
+_FINISH = """
+kill -KILL -1 2>/dev/null
+c=/sys/fs/cgroup
+if [ -r $c/memory/memory.max_usage_in_bytes ]; then
+  echo "usage peak_bytes $(cat $c/memory/memory.max_usage_in_bytes)"
+  echo "usage cpu_ns $(cat $c/cpuacct/cpuacct.usage 2>/dev/null || cat $c/cpu,cpuacct/cpuacct.usage)"
+  echo "usage $(grep '^oom_kill ' $c/memory/memory.oom_control)"
+else
+  echo "usage peak_bytes $(cat $c/memory.peak 2>/dev/null)"
+  echo "usage cpu_us $(sed -n 's/^usage_usec //p' $c/cpu.stat)"
+  echo "usage $(grep '^oom_kill ' $c/memory.events)"
+fi >&2
+exec tar -C /out -cf - .
+"""
+_USAGE_LINE = re.compile(r"^usage (peak_bytes|cpu_ns|cpu_us|oom_kill) (\d+)$")
 NO_ENGINE_HELP = (
     "Start one (Linux: `sudo dockerd &` or `sudo systemctl start docker`; macOS/Windows: start "
     "Docker Desktop), or run with `--backend local` (convenient, but not a security boundary)."
@@ -282,20 +300,19 @@ class DockerRunner:
         pump = _OutputPump(api.exec_start(exec_id, stream=True, demux=True))
         code = self._wait(api, exec_id, pump, start + job.budget.wall_seconds)
         result.wall_seconds = time.monotonic() - start
-        self._read_usage(api, container_id, result)
         notes: list[str] = []
         if code is None:
             result.timed_out, result.signal = True, signal.SIGKILL
+            self._read_stats(api, container_id, result)
             api.kill(container_id)  # everything dies; /out is not collected
         else:
             result.exit_code, result.signal = _exit_status(code)
-            notes += self._collect_out(api, container_id, job, result)
+            usage, finish_notes = self._finish(api, container_id, job, result)
+            notes += finish_notes
+            if result.signal is not None or result.exit_code != 0:
+                result.oom_killed = self._was_oom_killed(client, container_id, since, usage, result.signal)
         if not pump.join(5.0):
             notes.append("the output stream did not close after the run ended")
-        crashed = result.signal is not None or result.exit_code != 0
-        if crashed and not result.timed_out:
-            patience = _OOM_EVENT_PATIENCE_SECONDS if result.signal == signal.SIGKILL else 0.0
-            result.oom_killed = self._oom_event(client, container_id, since, patience)
         result.stdout = pump.stdout.text()
         result.stderr = pump.stderr.text() + "".join(f"\n[harness: {note}]" for note in notes)
 
@@ -314,8 +331,8 @@ class DockerRunner:
                 time.sleep(min(0.02, max(0.0, deadline - time.monotonic())))
 
     @staticmethod
-    def _read_usage(api, container_id: str, result: RunResult) -> None:
-        """CPU seconds and peak memory of the container's cgroup (peak only on cgroup v1)."""
+    def _read_stats(api, container_id: str, result: RunResult) -> None:
+        """CPU seconds and peak memory from the engine's stats (slow; for runs that were killed)."""
         try:
             stats = api.stats(container_id, stream=False, one_shot=True)
         except Exception:  # noqa: BLE001 - usage is informative, never fatal
@@ -327,22 +344,52 @@ class DockerRunner:
         if peak:
             result.peak_rss_mib = peak / _MIB
 
-    def _collect_out(self, api, container_id: str, job: Job, result: RunResult) -> list[str]:
-        """Kill leftover processes, then stream /out through a trusted tar, capped; returns notes."""
+    @staticmethod
+    def _finish(api, container_id: str, job: Job, result: RunResult) -> tuple[dict[str, int], list[str]]:
+        """Kill leftovers, read the cgroup's usage, copy /out (capped); returns (usage, notes)."""
         cap = (job.budget.out_mib + 1) * _MIB + 512 * 1024
         try:
-            exec_id = api.exec_create(container_id, ["sh", "-c", _COLLECT_OUT], user=SANDBOX_USER)["Id"]
+            exec_id = api.exec_create(container_id, ["sh", "-c", _FINISH], user=SANDBOX_USER)["Id"]
             stream = api.exec_start(exec_id, stream=True, demux=True)
         except Exception as exc:  # noqa: BLE001 - e.g. pids limit still exhausted by leftovers
-            return [f"/out could not be collected: {exc}"]
+            return {}, [f"/out could not be collected: {exc}"]
+        errors = bytearray()
+
+        def tar_chunks():
+            for out, err in stream:
+                if err and len(errors) < 16384:
+                    errors.extend(err)
+                if out:
+                    yield out
+
         out_dir = Path(tempfile.mkdtemp(prefix="harness-out-"))
         try:
-            notes = extract_out((out for out, _ in stream if out), out_dir, cap)
+            notes = [f"/out: {note}" for note in extract_out(tar_chunks(), out_dir, cap)]
         except OutCopyError as exc:
             shutil.rmtree(out_dir, ignore_errors=True)
-            return [str(exc)]
-        result.out_dir = out_dir
-        return [f"/out: {note}" for note in notes]
+            notes = [str(exc)]
+        else:
+            result.out_dir = out_dir
+        usage: dict[str, int] = {}
+        for line in errors.decode("utf-8", errors="replace").splitlines():
+            match = _USAGE_LINE.match(line.strip())
+            if match:
+                usage[match.group(1)] = int(match.group(2))
+            elif line.strip() and not line.startswith("usage "):
+                notes.append(f"/out: {line.strip()[:200]}")
+        if "peak_bytes" in usage:
+            result.peak_rss_mib = usage["peak_bytes"] / _MIB
+        if "cpu_ns" in usage or "cpu_us" in usage:
+            result.cpu_seconds = usage.get("cpu_ns", usage.get("cpu_us", 0) * 1000) / 1e9
+        return usage, notes
+
+    def _was_oom_killed(self, client, container_id: str, since: float, usage: dict[str, int],
+                        sig: int | None) -> bool:
+        """The kernel's count of OOM kills in this cgroup, else the engine's ``oom`` events."""
+        if "oom_kill" in usage:
+            return usage["oom_kill"] > 0
+        patience = _OOM_EVENT_PATIENCE_SECONDS if sig == signal.SIGKILL else 0.0
+        return self._oom_event(client, container_id, since, patience)
 
     @staticmethod
     def _oom_event(client, container_id: str, since: float, patience: float) -> bool:
