@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from harness import backends, engine
@@ -81,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
     except backends.BackendUnavailable as exc:
         raise CommandError(str(exc), EXIT_INFRA) from None
     _preflight_datasets(selected)
+    if runner.name == "local" and not args.quiet:
+        print("harness: local backend: scripts run as you, without isolation (not a security boundary)",
+              file=sys.stderr)
     budgets = [c.profiles[args.profile].budget for c in selected]
     jobs = args.jobs or default_jobs([b.cpus for b in budgets], [b.memory_mib for b in budgets])
 
