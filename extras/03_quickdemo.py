@@ -6,7 +6,8 @@ conversations with your Adam and your CrossEntropyLoss should pull the loss far 
 
 What this script measures (all in numpy, from your model's logits, so that a loss function
 that returns a wrong number cannot fake progress):
-- `initial_loss`: held-out loss before training (should be close to ln(vocab_size));
+- `initial_loss`: held-out loss before training, and `initial_loss_ratio` = initial_loss /
+  ln(vocab_size) (close to 1: an untrained model should not be confidently wrong);
 - `final_loss`: held-out loss after training (should be far below);
 - `loss_drop`: the difference;
 - `cross_entropy_error`: |your CrossEntropyLoss - the numpy cross-entropy| on one batch.
@@ -29,7 +30,7 @@ DATA_DIR = Path(__file__).resolve().parent / "data" / "tinytalks"
 
 # Model and training sizes: (full profile, quick profile).
 CONFIG = {
-    "full": dict(embed_dim=64, num_layers=2, num_heads=4, seq_len=48, batch_size=32, steps=500, lr=3e-3),
+    "full": dict(embed_dim=64, num_layers=2, num_heads=4, seq_len=48, batch_size=32, steps=800, lr=3e-3),
     "quick": dict(embed_dim=32, num_layers=1, num_heads=2, seq_len=32, batch_size=16, steps=60, lr=5e-3),
 }
 
@@ -127,6 +128,7 @@ def main() -> int:
 
     metrics.report("ln_vocab", math.log(vocab_size))
     metrics.report("initial_loss", initial)
+    metrics.report("initial_loss_ratio", initial / math.log(vocab_size))
     metrics.report("final_loss", final)
     metrics.report("loss_drop", initial - final)
     metrics.report("cross_entropy_error", ce_error)
