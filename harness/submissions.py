@@ -79,7 +79,7 @@ def _is_package(path: Path) -> bool:
     return (path / "__init__.py").is_file() and (path / "core").is_dir()
 
 
-def _package_root(directory: Path, source: Path) -> Path:
+def _package_root(directory: Path, source: Path, cache_dir: Path) -> Path:
     """The directory containing ``tinytorch/`` inside an extracted tree (top level, or one folder down)."""
     candidates = [directory]
     entries = [e for e in directory.iterdir()
@@ -91,18 +91,19 @@ def _package_root(directory: Path, source: Path) -> Path:
             return candidate
     for candidate in candidates:
         if _is_package(candidate):
-            return _stage_package(candidate)
+            return _stage_package(candidate, cache_dir)
     raise SubmissionError(
         f"{source}: no tinytorch package found (looked for tinytorch/__init__.py at the top level "
         "and one folder down); the submission must contain the tinytorch/ package folder"
     )
 
 
-def _stage_package(package_dir: Path) -> Path:
-    """A package given as its own folder (not named tinytorch): place it under ``<parent>/tinytorch``."""
-    staged = package_dir.parent / f".staged-{package_dir.name}"
+def _stage_package(package_dir: Path, cache_dir: Path) -> Path:
+    """A package given as its own folder (not named tinytorch): copied to ``<cache>/…/tinytorch``."""
+    staged = cache_dir / f"{package_dir.name}-package-{tree_hash(package_dir)[7:23]}"
     if not (staged / "tinytorch").is_dir():
-        tmp = Path(tempfile.mkdtemp(prefix=".staging-", dir=package_dir.parent))
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".staging-", dir=cache_dir))
         shutil.copytree(package_dir, tmp / "tinytorch", symlinks=True)
         os.replace(tmp, staged)
     return staged
@@ -320,7 +321,7 @@ def _resolve_one(path: Path, cache_dir: Path, limits: ArchiveLimits) -> Resolved
         dest = cache_dir / f"{name}-{_content_id(path)}"
         if not dest.is_dir():
             extract_archive(path, dest, limits)
-        return _resolved(name, _package_root(dest, path), path)
+        return _resolved(name, _package_root(dest, path, cache_dir), path)
     if is_git_repository(path):
         head = subprocess.run(["git", "-c", f"safe.directory={path}", "-C", str(path), "rev-parse", "HEAD"],
                               capture_output=True, text=True, env={"PATH": os.environ.get("PATH", "")})
@@ -330,12 +331,12 @@ def _resolve_one(path: Path, cache_dir: Path, limits: ArchiveLimits) -> Resolved
         dest = cache_dir / f"{name}-git-{head.stdout.strip()[:16]}"
         if not dest.is_dir():
             export_git_head(path, dest, limits)
-        return _resolved(name, _package_root(dest, path), path)
+        return _resolved(name, _package_root(dest, path, cache_dir), path)
     if (path / "tinytorch" / "__init__.py").is_file():
         return _resolved(name, path, path)
     if path.name == "tinytorch" and (path / "__init__.py").is_file():
         return _resolved(name, path.parent, path)
-    return _resolved(name, _package_root(path, path), path)
+    return _resolved(name, _package_root(path, path, cache_dir), path)
 
 
 def _looks_like_submission(path: Path) -> bool:

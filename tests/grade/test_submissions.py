@@ -66,6 +66,16 @@ def test_folder_and_package_folder_resolve_with_content_hash(tmp_path):
     assert as_package.name == "alice" and as_package.hash == resolved.hash
 
 
+def test_package_folder_under_another_name_is_staged_in_the_cache_not_beside_it(tmp_path):
+    contents = {name.removeprefix("tinytorch/"): data for name, data in PACKAGE.items()}
+    dana = write_tree(tmp_path / "class" / "dana", contents)
+    [resolved] = resolve_submissions([tmp_path / "class"], tmp_path / "cache")
+    assert resolved.name == "dana" and tmp_path / "cache" in resolved.submission.root.parents
+    assert (resolved.submission.root / "tinytorch" / "core" / "tensor.py").read_bytes() == TENSOR
+    assert sorted(p.name for p in (tmp_path / "class").iterdir()) == ["dana"], "the input is left untouched"
+    assert resolved.hash == tree_hash(dana)
+
+
 def test_tar_gz_extracts_into_cache_and_is_reused(tmp_path):
     archive = make_tar(tmp_path / "bob.tar.gz", package_members("bob/"))
     [first] = resolve_submissions([archive], tmp_path / "cache")
