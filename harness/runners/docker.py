@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import tempfile
 import threading
 import time
@@ -97,8 +98,22 @@ def _mounts(job: Job) -> list:
     for target, source in binds:
         if not source.is_dir():
             raise SetupError(f"{source} (to mount at {target}) is not a directory")
+        _require_world_readable(source, deep=target != "/data" and not target.startswith("/data/"))
         mounts.append(Mount(target, str(source.resolve()), type="bind", read_only=True))
     return mounts
+
+
+def _require_world_readable(root: Path, deep: bool) -> None:
+    """The sandbox user (uid 10001) reads the mounts as "others": say so before a confusing crash."""
+    paths = [root, *root.rglob("*")] if deep else [root]
+    for path in paths:
+        mode = path.lstat().st_mode
+        if stat.S_ISLNK(mode):
+            continue
+        needed = stat.S_IROTH | (stat.S_IXOTH if stat.S_ISDIR(mode) else 0)
+        if mode & needed != needed and "__pycache__" not in path.parts:
+            raise SetupError(f"{path} is not readable by the sandbox user (uid 10001, as 'others'): "
+                             f"run `chmod -R o+rX {root}` and grade again")
 
 
 def _script_path(job: Job) -> str:

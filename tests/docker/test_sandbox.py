@@ -191,3 +191,15 @@ def test_every_container_is_removed(docker_runner, tmp_path):
     run_probe(docker_runner, tmp_path, "print('hi')\n")
     run_probe(docker_runner, tmp_path / "b", "import time\ntime.sleep(9)\n", budget=Budget(wall_seconds=1))
     assert containers_of(docker_runner.run_id) == []
+
+
+def test_unreadable_submission_is_an_infrastructure_error_with_the_fix(docker_runner, tmp_path):
+    secret = tmp_path / "submission" / "tinytorch" / "core.py"
+    secret.parent.mkdir(parents=True)
+    secret.write_text("X = 1\n")
+    secret.chmod(0o600)
+    result = run_probe(docker_runner, tmp_path, "import tinytorch\n")
+    assert result.exit_code is None and result.out_dir is None
+    assert result.infra_error == (f"{secret} is not readable by the sandbox user (uid 10001, as 'others'): "
+                                  f"run `chmod -R o+rX {secret.parent.parent}` and grade again")
+    assert containers_of(docker_runner.run_id) == []
