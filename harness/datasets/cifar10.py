@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .base import Dataset, Downloader, sha256_array
-from .errors import DatasetMissingError
+from .errors import DatasetCorruptError, DatasetMissingError
 
 CACHE_FILE = "cifar10.npz"
 # key -> (shape, sha256 of the raw C-order bytes), as in ../shared/datasets/cifar10/README.md.
@@ -34,7 +34,8 @@ class _BatchUnpickler(pickle.Unpickler):
     """Unpickles the official batch files, refusing any global but numpy's array reconstruction."""
 
     _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-                ("numpy", "ndarray"), ("numpy", "dtype")}
+                ("numpy", "ndarray"), ("numpy", "dtype"),
+                ("_codecs", "encode")}  # how protocol-2 pickles written by Python 3 carry bytes
 
     def find_class(self, module, name):
         if (module, name) not in self._ALLOWED:
@@ -48,9 +49,10 @@ def _decode_batch(raw: bytes, what: str) -> tuple[np.ndarray, np.ndarray]:
         batch = _BatchUnpickler(io.BytesIO(raw), encoding="bytes").load()
         data = np.asarray(batch[b"data"], dtype=np.uint8)
         labels = np.asarray(batch[b"labels"], dtype=np.uint8)
+        images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)  # stored CHW-flat, cached HWC
     except (pickle.UnpicklingError, KeyError, TypeError, ValueError, EOFError) as exc:
-        raise ValueError(f"{what} is not a CIFAR-10 python batch ({exc})") from None
-    images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)  # stored CHW-flat, cached HWC
+        raise DatasetCorruptError(
+            f"dataset 'cifar10': {what} is not a CIFAR-10 python batch ({exc})") from None
     return np.ascontiguousarray(images), labels
 
 
