@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from .errors import DatasetCorruptError, DatasetError
 from .registry import get
 from .store import ensure_verified
 
+_lock = threading.Lock()  # jobs run in threads: one builds a view while the others wait
 _checked: dict[str, tuple] = {}  # view path -> file stats when its hashes were last checked
 
 
@@ -73,12 +75,14 @@ def sandbox_view(name: str) -> Path:
     Built once from the verified cache, rebuilt when missing or altered, hashed once per process.
     """
     ds = get(name)
-    cache = ensure_verified(name)
-    target = view_dir(name)
-    if not _view_intact(name, target, ds.view_files()):
-        _build(name, cache, target)
+    with _lock:
+        cache = ensure_verified(name)
+        target = view_dir(name)
         if not _view_intact(name, target, ds.view_files()):
-            raise DatasetCorruptError(f"the sandbox view of {name!r} at {target} changed while it was built")
+            _build(name, cache, target)
+            if not _view_intact(name, target, ds.view_files()):
+                raise DatasetCorruptError(
+                    f"the sandbox view of {name!r} at {target} changed while it was built")
     return target
 
 
