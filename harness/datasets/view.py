@@ -30,7 +30,7 @@ def _stats(target: Path) -> tuple:
     return tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in target.iterdir()))
 
 
-def _view_intact(name: str, target: Path, expected_files: tuple[str, ...]) -> bool:
+def _view_intact(target: Path, expected_files: tuple[str, ...]) -> bool:
     """The view holds exactly the expected files, with the hashes recorded when it was built."""
     if not target.is_dir() or sorted(os.listdir(target)) != sorted(expected_files):
         return False
@@ -78,9 +78,9 @@ def sandbox_view(name: str) -> Path:
     with _lock:
         cache = ensure_verified(name)
         target = view_dir(name)
-        if not _view_intact(name, target, ds.view_files()):
+        if not _view_intact(target, ds.view_files()):
             _build(name, cache, target)
-            if not _view_intact(name, target, ds.view_files()):
+            if not _view_intact(target, ds.view_files()):
                 raise DatasetCorruptError(
                     f"the sandbox view of {name!r} at {target} changed while it was built")
     return target
