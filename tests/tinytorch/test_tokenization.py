@@ -66,3 +66,44 @@ def test_bpe_stops_when_no_pair_repeats():
     bpe = BPETokenizer(vocab_size=1000).train("abcabc")
     assert bpe.vocab_size < 1000
     assert bpe.encode("abcabc") == [bpe.token_to_id["abc"]] * 2
+
+
+def naive_bpe_merges(chunks, n_merges):
+    """Textbook BPE: recount every pair after every merge; ties go to the larger pair."""
+    from collections import Counter
+
+    words = {c: list(c) for c in chunks}
+    counts = Counter(chunks)
+    merges = []
+    for _ in range(n_merges):
+        pairs = Counter()
+        for c, syms in words.items():
+            for pair in zip(syms, syms[1:], strict=False):
+                pairs[pair] += counts[c]
+        if not pairs or max(pairs.values()) < 2:
+            break
+        best = max(pairs.items(), key=lambda item: (item[1], item[0]))[0]
+        merges.append(best)
+        for c, syms in words.items():
+            out, i = [], 0
+            while i < len(syms):
+                if syms[i:i + 2] == list(best):
+                    out.append(best[0] + best[1])
+                    i += 2
+                else:
+                    out.append(syms[i])
+                    i += 1
+            words[c] = out
+    return merges
+
+
+@pytest.mark.parametrize("vocab_size", [30, 80])  # stops at the size limit / when no pair repeats
+def test_bpe_incremental_counts_equal_textbook_bpe(vocab_size):
+    import re
+
+    text = CORPUS + "aaaa aaa banana bandana nanana " * 4
+    bpe = BPETokenizer(vocab_size=vocab_size).train(text)
+    chunks = re.findall(r" ?\w+| ?[^\w\s]+|\s+", text)
+    allowed_merges = vocab_size - (len(set(text)) + 1)  # vocab_size minus the alphabet and <UNK>
+    assert len(bpe.merges) > 10
+    assert bpe.merges == naive_bpe_merges(chunks, allowed_merges)

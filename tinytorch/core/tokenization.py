@@ -8,7 +8,7 @@ So decode(encode(text)) == text exactly when every character of text was seen in
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 
 __all__ = ["CharTokenizer", "BPETokenizer", "UNK_TOKEN", "UNK_ID"]
 
@@ -95,25 +95,38 @@ class BPETokenizer:
         return len(self.vocab)
 
     def train(self, corpus) -> BPETokenizer:
-        """Learn the alphabet and the merges from a string or list of strings; returns self."""
+        """Learn the alphabet and the merges from a string or list of strings; returns self.
+
+        Pair counts are updated incrementally: a merge only revisits the chunks that contain it.
+        Ties between equally frequent pairs go to the larger pair (deterministic).
+        """
         text = _as_text(corpus, "BPETokenizer.train")
         chunk_counts = Counter(_CHUNK.findall(text))
         self.vocab = [UNK_TOKEN, *sorted(set(text))]
         self.merges = []
-        words = {chunk: list(chunk) for chunk in chunk_counts}
-        while len(self.vocab) < self.target_vocab_size:
-            pairs: Counter = Counter()
-            for chunk, symbols in words.items():
-                for pair in zip(symbols, symbols[1:], strict=False):
-                    pairs[pair] += chunk_counts[chunk]
-            if not pairs:
-                break
-            best, count = max(pairs.items(), key=lambda item: (item[1], item[0]))
+        words = [list(chunk) for chunk in chunk_counts]
+        freqs = list(chunk_counts.values())
+        pair_counts: Counter = Counter()
+        chunks_with: defaultdict[tuple[str, str], set[int]] = defaultdict(set)
+        for index, symbols in enumerate(words):
+            for pair in _pairs(symbols):
+                pair_counts[pair] += freqs[index]
+                chunks_with[pair].add(index)
+        while len(self.vocab) < self.target_vocab_size and pair_counts:
+            best, count = max(pair_counts.items(), key=lambda item: (item[1], item[0]))
             if count < 2:
                 break
             self.merges.append(best)
             self.vocab.append(best[0] + best[1])
-            words = {chunk: _merge_pair(symbols, best) for chunk, symbols in words.items()}
+            for index in chunks_with.pop(best):
+                for pair in _pairs(words[index]):
+                    pair_counts[pair] -= freqs[index]
+                    if pair_counts[pair] <= 0:
+                        del pair_counts[pair]
+                words[index] = _merge_pair(words[index], best)
+                for pair in _pairs(words[index]):
+                    pair_counts[pair] += freqs[index]
+                    chunks_with[pair].add(index)
         self.token_to_id = {t: i for i, t in enumerate(self.vocab) if i != UNK_ID}
         self._ranks = {pair: rank for rank, pair in enumerate(self.merges)}
         self._cache = {}
@@ -123,8 +136,7 @@ class BPETokenizer:
         if chunk not in self._cache:
             symbols = list(chunk)
             while len(symbols) > 1:
-                pairs = zip(symbols, symbols[1:], strict=False)
-                ranked = [(self._ranks.get(pair, len(self._ranks)), pair) for pair in pairs]
+                ranked = [(self._ranks.get(pair, len(self._ranks)), pair) for pair in _pairs(symbols)]
                 rank, pair = min(ranked)
                 if rank == len(self._ranks):
                     break
@@ -142,6 +154,11 @@ class BPETokenizer:
 
     def decode(self, ids) -> str:
         return "".join(self.vocab[i] for i in _as_id_list(ids, self.vocab_size, "BPETokenizer.decode"))
+
+
+def _pairs(symbols: list[str]):
+    """Adjacent symbol pairs, left to right."""
+    return zip(symbols, symbols[1:], strict=False)
 
 
 def _merge_pair(symbols: list[str], pair: tuple[str, str]) -> list[str]:
