@@ -1,5 +1,8 @@
 """CharTokenizer and BPETokenizer: vocabularies, round-trips, the <unk> policy."""
 
+import re
+from collections import Counter
+
 import numpy as np
 import pytest
 
@@ -70,8 +73,6 @@ def test_bpe_stops_when_no_pair_repeats():
 
 def naive_bpe_merges(chunks, n_merges):
     """Textbook BPE: recount every pair after every merge; ties go to the larger pair."""
-    from collections import Counter
-
     words = {c: list(c) for c in chunks}
     counts = Counter(chunks)
     merges = []
@@ -99,8 +100,6 @@ def naive_bpe_merges(chunks, n_merges):
 
 @pytest.mark.parametrize("vocab_size", [30, 80])  # stops at the size limit / when no pair repeats
 def test_bpe_incremental_counts_equal_textbook_bpe(vocab_size):
-    import re
-
     text = CORPUS + "aaaa aaa banana bandana nanana " * 4
     bpe = BPETokenizer(vocab_size=vocab_size).train(text)
     chunks = re.findall(r" ?\w+| ?[^\w\s]+|\s+", text)
