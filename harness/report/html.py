@@ -229,7 +229,7 @@ def _extra_block(extra: ExtraResult) -> list[str]:
         out.append("<table><tr><th>check</th><th>value</th><th>rule</th><th>verdict</th><th>points</th>"
                    "<th>reason</th></tr>")
         for c in extra.checks:
-            value = "—" if c.value is None else c.value
+            value = "—" if c.value is None else f"{c.value:.6g}" if isinstance(c.value, float) else c.value
             hidden = ' <span class="muted">(hidden)</span>' if c.visibility == "hidden" else ""
             out.append(f"<tr><td>{esc(c.name)}{hidden}</td><td class=num>{esc(value)}</td>"
                        f"<td>{esc(c.metric)} {esc(c.rule)}</td><td>{badge(c.verdict)}</td>"
