@@ -191,3 +191,30 @@ def test_eval_propagates_through_sequential_to_batchnorm():
     np.testing.assert_array_equal(net[1].running_mean, before)  # eval never updates
     assert np.abs(train_out - eval_out).max() > 1e-2  # batch stats vs running stats differ
     assert not net[1].training
+
+
+@pytest.mark.parametrize("stride,pad", [(1, 0), (2, 1)])
+def test_conv_and_avgpool_backward_are_exact_adjoints(stride, pad):
+    """Linear maps: <backward(g), d> must equal <forward(d), g> to float32 precision (not just 2 %)."""
+    rng = np.random.default_rng(7)
+    conv = Conv2d(3, 4, 3, stride=stride, padding=pad, bias=False)
+    x, d = rng.normal(size=(2, 3, 7, 6)), rng.normal(size=(2, 3, 7, 6))
+    dw = rng.normal(size=conv.weight.shape)
+    w = conv.weight.data.copy()
+
+    def pairing(a, b):
+        return float((np.asarray(a, np.float64) * b).sum())
+
+    for layer in (conv, AvgPool2d(3, stride=stride, padding=pad)):
+        xt = Tensor(x, requires_grad=True)
+        out = layer(xt)
+        g = rng.normal(size=out.shape)
+        out.backward(g.astype(np.float32))
+        assert pairing(xt.grad, d) == pytest.approx(pairing(layer(Tensor(d)).data, g), rel=1e-4)
+    conv.weight = Tensor(w, requires_grad=True)
+    out = conv(Tensor(x))
+    g = rng.normal(size=out.shape)
+    out.backward(g.astype(np.float32))
+    grad_w = conv.weight.grad
+    conv.weight = Tensor(dw)
+    assert pairing(grad_w, dw) == pytest.approx(pairing(conv(Tensor(x)).data, g), rel=1e-4)
