@@ -73,3 +73,21 @@ def test_cached_generation_equals_uncached():
     np.testing.assert_array_equal(model.generate(prompt, 15, temperature=1.0), plain_sampled)
     disable_kv_cache(model)
     assert model.kv_cache is None
+
+
+def test_cached_generation_feeds_one_token_per_step():
+    model = small_gpt()
+    seen = []
+    original = model.forward
+
+    def recording_forward(tokens, kv_cache=None):
+        seen.append((np.asarray(tokens).shape[-1], kv_cache is not None))
+        return original(tokens, kv_cache=kv_cache)
+
+    model.forward = recording_forward
+    model.generate([1, 2, 3, 4], 6, greedy=True)
+    assert seen == [(4, False), (5, False), (6, False), (7, False), (8, False), (9, False)]
+    seen.clear()
+    enable_kv_cache(model)
+    model.generate([1, 2, 3, 4], 6, greedy=True)
+    assert seen == [(4, True)] + [(1, True)] * 5  # prefill once, then only the new token
