@@ -67,6 +67,14 @@ def submission_name(path: Path) -> str:
     return name
 
 
+def check_name(name: str, source: Path) -> str:
+    """A name is used in file names of the exports: no separators, no leading dot, no control characters."""
+    if not name or name.startswith(".") or any(c in name for c in "/\\") or not name.isprintable():
+        raise SubmissionError(f"{source}: {name!r} cannot name a submission (it becomes a file name in the "
+                              "exports); rename the folder or archive, e.g. to the student's id")
+    return name
+
+
 def is_archive(path: Path) -> bool:
     return path.is_file() and path.name.lower().endswith(ARCHIVE_SUFFIXES)
 
@@ -316,7 +324,7 @@ def _resolved(name: str, root: Path, source: Path) -> ResolvedSubmission:
 
 
 def _resolve_one(path: Path, cache_dir: Path, limits: ArchiveLimits) -> ResolvedSubmission:
-    name = submission_name(path)
+    name = check_name(submission_name(path), path)
     if is_archive(path):
         dest = cache_dir / f"{name}-{_content_id(path)}"
         if not dest.is_dir():

@@ -107,6 +107,14 @@ def test_folder_of_submissions_expands_and_names_must_be_unique(tmp_path):
         resolve_submissions([tmp_path / "class", tmp_path / "other" / "alice"], tmp_path / "cache")
 
 
+@pytest.mark.parametrize("filename", ["..zip", ".hidden.tar.gz", "tab\there.zip"])
+def test_names_that_would_escape_or_hide_in_the_exports_are_refused(tmp_path, filename):
+    archive = make_tar(tmp_path / filename, package_members(""))
+    with pytest.raises(SubmissionError, match="cannot name a submission") as caught:
+        resolve_submissions([archive], tmp_path / "cache")
+    assert str(archive) in str(caught.value)
+
+
 def test_missing_path_and_archive_without_package_are_clear_errors(tmp_path):
     with pytest.raises(SubmissionError, match="no such file or directory"):
         resolve_submissions([tmp_path / "nobody"], tmp_path / "cache")
