@@ -36,7 +36,7 @@ def train(layers, optimizer, steps: int, on_first_backward=None) -> list[float]:
         if not losses and on_first_backward:
             on_first_backward()
         optimizer.step()
-        losses.append(float(common.to_numpy(loss)))
+        losses.append(gates.scalar(loss))
     return losses
 
 

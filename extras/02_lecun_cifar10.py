@@ -118,7 +118,7 @@ def main() -> None:
             if not losses:
                 gates.report_first_layer_grad("conv1.weight", model.conv1.weight)
             optimizer.step()
-            losses.append(float(common.to_numpy(loss)))
+            losses.append(gates.scalar(loss))
             if len(losses) % 100 == 0:
                 print(f"    step {len(losses)}: loss {np.mean(losses[-100:]):.4f} "
                       f"({time.perf_counter() - start:.0f} s)")

@@ -73,7 +73,7 @@ def main() -> None:
             if not losses:
                 gates.report_first_layer_grad("fc.weight", layer.weight)
             optimizer.step()
-            losses.append(float(common.to_numpy(loss)))
+            losses.append(gates.scalar(loss))
         epoch_losses.append(float(np.mean(losses[-(n_train // batch):])))
         if epoch % 10 == 0 or epoch == epochs - 1:
             print(f"  epoch {epoch + 1:3d}/{epochs}: loss {epoch_losses[-1]:.4f}")

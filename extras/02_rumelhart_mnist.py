@@ -98,7 +98,7 @@ def main() -> None:
             if not losses:
                 gates.report_first_layer_grad("fc1.weight", model.fc1.weight)
             optimizer.step()
-            losses.append(float(common.to_numpy(loss)))
+            losses.append(gates.scalar(loss))
         steps = -(-len(order) // batch)
         epoch_losses.append(float(np.mean(losses[-steps:])))
         print(f"  epoch {epoch + 1}/{cfg['epochs']}: loss {epoch_losses[-1]:.4f} "

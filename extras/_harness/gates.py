@@ -65,5 +65,10 @@ def report_loss_trend(losses: list[float]) -> float:
     return ratio
 
 
+def scalar(x) -> float:
+    """A loss Tensor (0-d or one element) as a Python float."""
+    return float(np.asarray(to_numpy(x), dtype=np.float64).reshape(-1)[0])
+
+
 def accuracy(predictions: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(np.asarray(predictions).reshape(-1) == np.asarray(labels).reshape(-1)))
