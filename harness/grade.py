@@ -112,11 +112,3 @@ def execute(batch: Plan, *, runner: Runner, cache: ResultCache, jobs: int,
     )
     return GradeRun(report, executed, list(batch.cached))
 
-
-def grade(submissions: list[ResolvedSubmission], criteria: list[Criterion], *, runner: Runner,
-          extras_dir: Path, cache: ResultCache, profile: str, seed: int, jobs: int, force: bool = False,
-          on_result: Callable[[str, ExtraResult], None] | None = None) -> GradeRun:
-    """Plan and execute in one call; ``on_result`` gets ``"name/extra"`` and each new result."""
-    batch = plan(submissions, criteria, runner=runner, extras_dir=extras_dir, cache=cache, profile=profile,
-                 seed=seed, force=force)
-    return execute(batch, runner=runner, cache=cache, jobs=jobs, on_result=on_result)
