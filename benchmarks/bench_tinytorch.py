@@ -187,9 +187,10 @@ def _torch_gpt(tt_gpt):
     import torch.nn.functional as F
 
     def linear(tt_linear):
-        twin = nn.Linear(*tt_linear.weight.shape)
+        twin = nn.Linear(*tt_linear.weight.shape, bias=tt_linear.bias is not None)
         _copy(twin.weight, tt_linear.weight.data, transpose=True)
-        _copy(twin.bias, tt_linear.bias.data)
+        if tt_linear.bias is not None:
+            _copy(twin.bias, tt_linear.bias.data)
         return twin
 
     def layer_norm(tt_ln):

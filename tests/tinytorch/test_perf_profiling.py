@@ -18,7 +18,7 @@ profiler = Profiler()
 
 def gpt_param_count(v, d, n_layers, t_max, hidden):
     block = 4 * (d * d + d) + 2 * 2 * d + (d * hidden + hidden) + (hidden * d + d)
-    return v * d + t_max * d + n_layers * block + 2 * d + d * v + v
+    return v * d + t_max * d + n_layers * block + 2 * d + d * v  # lm head has no bias
 
 
 @pytest.mark.parametrize("n_in,n_out", [(128, 64), (3, 1), (784, 256)])
