@@ -2,8 +2,9 @@
 
 The container: no network, read-only root, uid 10001, all capabilities dropped,
 no-new-privileges, memory limit with swap equal to it, CPU and pids limits, size-capped tmpfs
-for /tmp, /work (the working directory) and /out; the extras (with ``_harness``), the submission
-and each dataset's sandbox view bind-mounted read-only. Its PID 1 is a tiny idle process that
+for /tmp, /work (the working directory) and /out; the extras (with ``_harness``), the
+submission's ``tinytorch/`` package (alone, at /submission/tinytorch) and each dataset's sandbox
+view bind-mounted read-only. Its PID 1 is a tiny idle process that
 ignores every signal and auto-reaps orphans, so the container outlives the script: the script is
 started with ``exec``, and when it ends a trusted ``tar`` (from the read-only image) streams /out
 to the host, capped and unpacked without following links. Then the container is removed, in
@@ -87,31 +88,36 @@ def _exit_status(code: int | None) -> tuple[int | None, int | None]:
 
 
 def _mounts(job: Job) -> list:
+    """Read-only binds: the extras, the submission's ``tinytorch/`` package only, each dataset view."""
     from docker.types import Mount
 
-    binds = [("/extras", Path(job.extras_dir)), ("/submission", Path(job.submission_dir))]
+    extras, package = Path(job.extras_dir), Path(job.submission_dir) / "tinytorch"
+    binds = [("/extras", extras, [extras / job.script, extras / "_harness"]),
+             ("/submission/tinytorch", package, [package])]
     for name, host_dir in job.datasets:
         if not _DATASET_NAME.match(name):
             raise SetupError(f"dataset name {name!r} is not a plain name (letters, digits, _ . -)")
-        binds.append((f"/data/{name}", Path(host_dir)))
+        binds.append((f"/data/{name}", Path(host_dir), []))
     mounts = []
-    for target, source in binds:
+    for target, source, needed in binds:
         if not source.is_dir():
             raise SetupError(f"{source} (to mount at {target}) is not a directory")
-        _require_world_readable(source, deep=target != "/data" and not target.startswith("/data/"))
+        for path in [source, *needed]:
+            _require_world_readable(path)
         mounts.append(Mount(target, str(source.resolve()), type="bind", read_only=True))
     return mounts
 
 
-def _require_world_readable(root: Path, deep: bool) -> None:
-    """The sandbox user (uid 10001) reads the mounts as "others": say so before a confusing crash."""
-    paths = [root, *root.rglob("*")] if deep else [root]
-    for path in paths:
+def _require_world_readable(root: Path) -> None:
+    """The sandbox user (uid 10001) reads mounts as "others": say so before a confusing crash."""
+    if not root.exists():
+        return  # a missing script or package is the script's own error, reported from inside
+    for path in [root, *root.rglob("*")] if root.is_dir() else [root]:
         mode = path.lstat().st_mode
-        if stat.S_ISLNK(mode):
+        if stat.S_ISLNK(mode) or "__pycache__" in path.parts:
             continue
         needed = stat.S_IROTH | (stat.S_IXOTH if stat.S_ISDIR(mode) else 0)
-        if mode & needed != needed and "__pycache__" not in path.parts:
+        if mode & needed != needed:
             raise SetupError(f"{path} is not readable by the sandbox user (uid 10001, as 'others'): "
                              f"run `chmod -R o+rX {root}` and grade again")
 

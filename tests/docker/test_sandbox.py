@@ -17,6 +17,8 @@ def test_identity_environment_and_mounts(docker_runner, tmp_path):
     data = tmp_path / "mnist_view"
     data.mkdir()
     (data / "x_train.npy").write_bytes(b"fake")
+    (tmp_path / "submission").mkdir()
+    (tmp_path / "submission" / "private_notes.txt").write_text("not for the sandbox")
     result = run_probe(docker_runner, tmp_path, """
         import json, os, sys
         import tinytorch
@@ -25,7 +27,7 @@ def test_identity_environment_and_mounts(docker_runner, tmp_path):
             "answer": tinytorch.ANSWER, "argv": sys.argv[1:],
             "env": {k: os.environ.get(k) for k in ("HARNESS_OUT", "HARNESS_DATA_DIR", "PYTHONPATH",
                     "HARNESS_SEED", "HARNESS_PROFILE", "OMP_NUM_THREADS", "PYTHONHASHSEED", "HOME")},
-            "data": sorted(os.listdir("/data/mnist")),
+            "data": sorted(os.listdir("/data/mnist")), "submission": os.listdir("/submission"),
         }))
     """, datasets=(("mnist", data),), args=("--quick",))
     assert result.exit_code == 0, result.stderr
@@ -36,6 +38,7 @@ def test_identity_environment_and_mounts(docker_runner, tmp_path):
                             "HARNESS_SEED": "1337", "HARNESS_PROFILE": "full", "OMP_NUM_THREADS": "1",
                             "PYTHONHASHSEED": "0", "HOME": "/work"}
     assert probe["data"] == ["x_train.npy"]
+    assert probe["submission"] == ["tinytorch"]  # only the package is mounted, not its folder
     assert result.backend["backend"] == "docker" and result.backend["image_id"].startswith("sha256:")
 
 
@@ -201,5 +204,5 @@ def test_unreadable_submission_is_an_infrastructure_error_with_the_fix(docker_ru
     result = run_probe(docker_runner, tmp_path, "import tinytorch\n")
     assert result.exit_code is None and result.out_dir is None
     assert result.infra_error == (f"{secret} is not readable by the sandbox user (uid 10001, as 'others'): "
-                                  f"run `chmod -R o+rX {secret.parent.parent}` and grade again")
+                                  f"run `chmod -R o+rX {secret.parent}` and grade again")
     assert containers_of(docker_runner.run_id) == []
