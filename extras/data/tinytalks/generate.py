@@ -68,6 +68,8 @@ WORDS = [
     "candle", "garden", "pencil", "rocket", "window", "silver", "bridge", "forest", "planet", "button",
     "cookie", "dragon", "island", "jacket", "kitten", "lizard", "marble", "needle", "orange", "pepper",
 ]
+SYLLABLES = ["ba", "bo", "da", "di", "fe", "fu", "ga", "ki", "ko", "la", "le", "lu", "ma", "mi", "mo", "na",
+             "ne", "po", "ra", "ri", "ro", "sa", "se", "su", "ta", "ti", "to", "va", "ve", "zo"]
 ECHO_TEMPLATE = ("please repeat: {x}", "{x}.")
 PLURAL_TEMPLATE = ("what is the plural of {x}?", "{x}s.")
 
@@ -120,6 +122,14 @@ def copy_rows(category: str, values: list[str], templates: list[tuple[str, str]]
             for v in values for i, (q, a) in enumerate(templates)]
 
 
+def made_up_words(rng: random.Random, count: int, syllables: int) -> list[str]:
+    """Pronounceable nonsense ("kolu", "miraso"): copy patterns cannot be solved by memorising."""
+    words: set[str] = set()
+    while len(words) < count:
+        words.add("".join(rng.choice(SYLLABLES) for _ in range(syllables)))
+    return sorted(words)
+
+
 def split_copy_values(values: list[str], rng: random.Random, held_out: int) -> tuple[list[str], list[str]]:
     """New names/words for the held-out splits: never seen in training."""
     values = sorted(values)
@@ -136,9 +146,11 @@ def build(seed: int = SEED) -> dict[str, list[dict]]:
               + counting_groups())
     train, held = split_fact_groups(groups, rng, held_out_share=0.2)
 
+    names = NAMES + made_up_words(rng, 60, 2)
+    echoes = WORDS + made_up_words(rng, 30, 3)
     for category, values, templates, n_held in (
-        ("greeting", NAMES, GREETING_TEMPLATES, 12),
-        ("echo", WORDS, [ECHO_TEMPLATE], 8),
+        ("greeting", names, GREETING_TEMPLATES, 12),
+        ("echo", echoes, [ECHO_TEMPLATE], 10),
         ("plural", WORDS, [PLURAL_TEMPLATE], 8),
     ):
         seen, unseen = split_copy_values(values, rng, n_held)
