@@ -18,7 +18,7 @@ def require_docker() -> DockerRunner:
     runner = DockerRunner()
     ok, why = runner.available()
     if not ok:
-        message = f"the docker backend is not available: {why}"
+        message = f"the docker backend is not available: {why.rstrip('.')}"
         if IN_CI:
             pytest.fail(f"CI=true and {message}. scripts/ci-docker.sh must start dockerd and build "
                         "the image before the tests run.", pytrace=False)
