@@ -325,7 +325,7 @@ class DockerRunner:
         if code is None:
             result.timed_out, result.signal = True, signal.SIGKILL
             self._read_stats(api, container_id, result)
-            api.kill(container_id)  # everything dies; /out is not collected
+            docker_cleanup.force_remove(client, container_id)  # everything dies; /out is not collected
         else:
             result.exit_code, result.signal = _exit_status(code)
             usage, finish_notes = self._finish(api, container_id, job, result)
