@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,6 +126,33 @@ def summarize(submission: Submission, extras: list[ExtraResult]) -> SubmissionRe
     )
 
 
+def make_provenance(criteria: list[Criterion], runner: Runner, *, profile: str, seed: int,
+                    include_hidden: bool) -> Provenance:
+    """What the report's grades depend on: backend and image, criteria file hashes, seed, machine."""
+    criteria_hashes = {c.id: file_hash(c.source) if c.source else "unknown" for c in criteria}
+    described = runner.describe()
+    return Provenance(
+        backend=described.get("backend", runner.name), image_id=described.get("image_id"),
+        lock_hash=described.get("lock_hash"),
+        criteria_hash=combined_hash(criteria_hashes), criteria=criteria_hashes, seed=seed,
+        profile=profile, hidden_checks_included=include_hidden, machine=machine_info(),
+    )
+
+
+def make_report(submissions: list[Submission], criteria: list[Criterion],
+                results: Mapping[tuple[str, str], ExtraResult], provenance: Provenance) -> Report:
+    """The canonical report: one entry per submission, its extras in criteria order.
+
+    ``results`` maps ``(submission name, criterion id)`` to the judged result of that pair.
+    """
+    return Report(
+        harness_version=__version__,
+        created_at=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        provenance=provenance,
+        submissions=[summarize(s, [results[(s.name, c.id)] for c in criteria]) for s in submissions],
+    )
+
+
 def run_checks(criteria: list[Criterion], submissions: list[Submission], *, runner: Runner,
                extras_dir: Path, profile: str = "full", seed: int = DEFAULT_SEED, jobs: int = 1,
                include_hidden: bool = False,
@@ -138,20 +165,6 @@ def run_checks(criteria: list[Criterion], submissions: list[Submission], *, runn
     engine = Engine(runner, include_hidden)
     results = run_parallel(tasks, engine.run_task, jobs=jobs, expected_seconds=lambda t: t.expected_seconds,
                            on_error=engine.on_error, on_result=on_result)
-    by_submission: dict[str, list[ExtraResult]] = {s.name: [] for s in submissions}
-    for task, result in zip(tasks, results, strict=True):
-        by_submission[task.submission.name].append(result)
-    criteria_hashes = {c.id: file_hash(c.source) if c.source else "unknown" for c in criteria}
-    described = runner.describe()
-    provenance = Provenance(
-        backend=described.get("backend", runner.name), image_id=described.get("image_id"),
-        lock_hash=described.get("lock_hash"),
-        criteria_hash=combined_hash(criteria_hashes), criteria=criteria_hashes, seed=seed,
-        profile=profile, hidden_checks_included=include_hidden, machine=machine_info(),
-    )
-    return Report(
-        harness_version=__version__,
-        created_at=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        provenance=provenance,
-        submissions=[summarize(s, by_submission[s.name]) for s in submissions],
-    )
+    by_pair = {(t.submission.name, t.criterion.id): r for t, r in zip(tasks, results, strict=True)}
+    provenance = make_provenance(criteria, runner, profile=profile, seed=seed, include_hidden=include_hidden)
+    return make_report(submissions, criteria, by_pair, provenance)

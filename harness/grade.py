@@ -7,7 +7,6 @@ checks always run here: the gradebook is the instructor's.
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +14,8 @@ from pathlib import Path
 from harness import __version__
 from harness.cache import CacheKey, ResultCache, criterion_hash, is_cacheable
 from harness.criteria import Criterion
-from harness.engine import Engine, Task, build_task, summarize
-from harness.provenance import combined_hash, file_hash, machine_info
-from harness.report.model import ExtraResult, Provenance, Report
+from harness.engine import Engine, Task, build_task, make_provenance, make_report
+from harness.report.model import ExtraResult, Report
 from harness.runners.base import Runner
 from harness.scheduler import run_parallel
 from harness.submissions import ResolvedSubmission
@@ -36,16 +34,6 @@ def backend_identity(runner: Runner) -> str:
     """The backend part of a cache key: its name and, for containers, the image id."""
     described = runner.describe()
     return f"{described.get('backend', runner.name)}:{described.get('image_id') or ''}"
-
-
-def provenance(criteria: list[Criterion], runner: Runner, profile: str, seed: int) -> Provenance:
-    hashes = {c.id: file_hash(c.source) if c.source else "unknown" for c in criteria}
-    described = runner.describe()
-    return Provenance(
-        backend=described.get("backend", runner.name), image_id=described.get("image_id"),
-        lock_hash=described.get("lock_hash"), criteria_hash=combined_hash(hashes), criteria=hashes,
-        seed=seed, profile=profile, hidden_checks_included=True, machine=machine_info(),
-    )
 
 
 @dataclass
@@ -103,12 +91,8 @@ def execute(batch: Plan, *, runner: Runner, cache: ResultCache, jobs: int,
 
     run_parallel(batch.tasks, run_and_store, jobs=jobs, expected_seconds=lambda t: t.expected_seconds,
                  on_error=engine.on_error, on_result=finished)
-    report = Report(
-        harness_version=__version__,
-        created_at=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        provenance=provenance(batch.criteria, runner, batch.profile, batch.seed),
-        submissions=[summarize(sub.submission, [results[(sub.name, c.id)] for c in batch.criteria])
-                     for sub in batch.submissions],
-    )
+    provenance = make_provenance(batch.criteria, runner, profile=batch.profile, seed=batch.seed,
+                                 include_hidden=True)
+    report = make_report([sub.submission for sub in batch.submissions], batch.criteria, results, provenance)
     return GradeRun(report, executed, list(batch.cached))
 
