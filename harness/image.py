@@ -170,9 +170,16 @@ def fill_wheelhouse(root: Path, wheelhouse: Path, arch: str, log: Callable[[str]
 
 
 def find_image(client, root: Path | None = None):
-    """The newest local image built from this tree (by label), or None."""
-    labels = f"{LABEL_TREE}={tree_hash(root or project_root())}"
-    images = client.images.list(filters={"label": labels})
+    """The newest local image built from this tree (by label), or None.
+
+    Outside a checkout (no Dockerfile to hash) any image built by ``harness image build`` will do.
+    """
+    root = root or project_root()
+    try:
+        label = f"{LABEL_TREE}={tree_hash(root)}"
+    except ImageConfigError:
+        label = LABEL_TREE
+    images = client.images.list(filters={"label": label})
     return max(images, key=lambda image: image.attrs.get("Created", ""), default=None)
 
 

@@ -214,7 +214,11 @@ class DockerRunner:
                 self._engine_version = client.version().get("Version", "")
             except docker.errors.DockerException as exc:
                 raise SetupError(f"no Docker engine reachable ({exc}). {NO_ENGINE_HELP}") from None
-            self._image = self._resolve_image(client)
+            try:
+                self._image = self._resolve_image(client)
+            except SetupError:
+                client.close()
+                raise
             self._client = client
             docker_cleanup.install_handlers()
             docker_cleanup.sweep_orphans(client)
