@@ -34,7 +34,7 @@ CONTEXT = "Q: how are you?\nA: i am fine, thank you.\n"
 
 CONFIG = {
     "full": dict(embed_dim=64, num_layers=2, num_heads=4, seq_len=64, batch_size=32, steps=1200, lr=3e-3),
-    "quick": dict(embed_dim=48, num_layers=2, num_heads=4, seq_len=64, batch_size=16, steps=120, lr=5e-3),
+    "quick": dict(embed_dim=48, num_layers=2, num_heads=4, seq_len=64, batch_size=16, steps=400, lr=5e-3),
 }
 
 
