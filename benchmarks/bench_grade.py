@@ -25,8 +25,7 @@ sys.path.insert(0, str(REPO))
 
 from harness import backends  # noqa: E402
 from harness.cache import ResultCache  # noqa: E402
-from harness.commands.check import _preflight_datasets  # noqa: E402
-from harness.commands.common import load_criteria  # noqa: E402
+from harness.commands.common import load_criteria, preflight_datasets  # noqa: E402
 from harness.commands.grade import GRADE_FORMATS  # noqa: E402
 from harness.grade import execute, plan  # noqa: E402
 from harness.paths import CRITERIA_DIR, EXTRAS_DIR  # noqa: E402
@@ -93,7 +92,7 @@ def main() -> None:
         root = Path(tmp)
         if args.extras == "real":
             dirs = make_real_class(root / "class", args.submissions)
-            _preflight_datasets(list(load_criteria(dirs[1]).values()))
+            preflight_datasets(list(load_criteria(dirs[1]).values()))
         else:
             dirs = make_fake_class(root / "class")
         out = root / "grades"

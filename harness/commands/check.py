@@ -8,11 +8,17 @@ import sys
 from pathlib import Path
 
 from harness import backends, engine
-from harness.commands.common import CommandError, add_location_args, cross_check, load_criteria, select
-from harness.criteria import Criterion
-from harness.paths import EXIT_FAILED, EXIT_INFRA, EXIT_OK, REFERENCE_SUBMISSION
+from harness.commands.common import (
+    CommandError,
+    add_location_args,
+    load_criteria,
+    open_backend,
+    report_formats,
+    require_valid,
+    select,
+)
+from harness.paths import EXIT_FAILED, EXIT_OK, REFERENCE_SUBMISSION
 from harness.report import terminal, writer
-from harness.scheduler import default_jobs
 
 
 def register(subparsers) -> None:
@@ -39,54 +45,21 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def _formats(raw: list[str] | None) -> list[str]:
-    names = [n.strip() for item in (raw or ["json,junit,markdown"]) for n in item.split(",") if n.strip()]
-    unknown = [n for n in names if n not in writer.FORMATS]
-    if unknown:
-        known = ", ".join(sorted(writer.FORMATS))
-        raise CommandError(f"unknown --format {', '.join(unknown)}; choose from {known}")
-    return names
-
-
-def _preflight_datasets(selected: list[Criterion]) -> None:
-    """Every dataset the selected extras need, ready on the host; else exit 3 with the fix."""
-    needed = sorted({d for c in selected for d in c.datasets})
-    if not needed:
-        return
-    try:
-        from harness.datasets import DatasetError, sandbox_view
-    except ImportError as exc:
-        raise CommandError(f"datasets support is unavailable ({exc})", EXIT_INFRA) from None
-    for name in needed:
-        try:
-            sandbox_view(name)
-        except DatasetError as exc:
-            raise CommandError(str(exc), exc.exit_code) from None
-
-
 def run(args: argparse.Namespace) -> int:
-    formats = _formats(args.format)
+    formats = report_formats(args.format, "json,junit,markdown")
     if args.jobs is not None and args.jobs < 1:
         raise CommandError(f"--jobs must be at least 1, got {args.jobs}")
     selected = select(load_criteria(args.criteria_dir), args.names, args.all)
-    problems = [p for c in selected for p in cross_check(c, args.extras_dir)]
-    if problems:
-        raise CommandError("invalid criteria:\n  " + "\n  ".join(problems))
+    require_valid(selected, args.extras_dir)
     try:
         name = "reference" if args.tinytorch == REFERENCE_SUBMISSION else None
         submission = engine.resolve_submission(args.tinytorch, name)
     except engine.SubmissionError as exc:
         raise CommandError(str(exc)) from None
-    try:
-        runner = backends.create(args.backend)
-    except backends.BackendUnavailable as exc:
-        raise CommandError(str(exc), EXIT_INFRA) from None
-    _preflight_datasets(selected)
+    runner, jobs = open_backend(args.backend, selected, args.profile, args.jobs)
     if runner.name == "local" and not args.quiet:
         print("harness: local backend: scripts run as you, without isolation (not a security boundary)",
               file=sys.stderr)
-    budgets = [c.profiles[args.profile].budget for c in selected]
-    jobs = args.jobs or default_jobs([b.cpus for b in budgets], [b.memory_mib for b in budgets])
 
     console = terminal.make_console()
     with terminal.JobProgress(console, total=len(selected), quiet=args.quiet) as progress:

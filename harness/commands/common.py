@@ -1,4 +1,4 @@
-"""Helpers shared by the subcommands: location options, loading criteria, and CommandError."""
+"""Helpers shared by the subcommands: location options, loading criteria, the backend, CommandError."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ import argparse
 import difflib
 from pathlib import Path
 
+from harness import backends
 from harness.criteria import CriteriaError, Criterion, load_all
-from harness.paths import CRITERIA_DIR, EXIT_USAGE, EXTRAS_DIR
+from harness.paths import CRITERIA_DIR, EXIT_INFRA, EXIT_USAGE, EXTRAS_DIR
+from harness.runners.base import Runner
+from harness.scheduler import default_jobs
 
 
 class CommandError(Exception):
@@ -36,6 +39,58 @@ def load_criteria(criteria_dir: Path, files: list[Path] | None = None) -> dict[s
     if not criteria:
         raise CommandError(f"no criteria files (*.yaml) in {criteria_dir}")
     return criteria
+
+
+def split_names(raw: list[str] | None) -> list[str]:
+    """The values of a repeatable, comma-separated option: ``--x a,b --x c`` -> ``[a, b, c]``."""
+    return [n.strip() for item in (raw or []) for n in item.split(",") if n.strip()]
+
+
+def report_formats(raw: list[str] | None, default: str) -> list[str]:
+    """The ``--format`` names (``default`` when none are given); exit 2 naming any unknown one."""
+    from harness.report import writer
+
+    names = split_names(raw or [default])
+    unknown = [n for n in names if n not in writer.FORMATS]
+    if unknown:
+        known = ", ".join(sorted(writer.FORMATS))
+        raise CommandError(f"unknown --format {', '.join(unknown)}; choose from {known}")
+    return names
+
+
+def require_valid(criteria: list[Criterion], extras_dir: Path) -> None:
+    """Exit 2 listing every cross-check problem (``cross_check``) of ``criteria``."""
+    problems = [p for c in criteria for p in cross_check(c, extras_dir)]
+    if problems:
+        raise CommandError("invalid criteria:\n  " + "\n  ".join(problems))
+
+
+def preflight_datasets(selected: list[Criterion]) -> None:
+    """Every dataset the selected extras need, ready on the host; else exit 3 with the fix."""
+    needed = sorted({d for c in selected for d in c.datasets})
+    if not needed:
+        return
+    try:
+        from harness.datasets import DatasetError, sandbox_view
+    except ImportError as exc:
+        raise CommandError(f"datasets support is unavailable ({exc})", EXIT_INFRA) from None
+    for name in needed:
+        try:
+            sandbox_view(name)
+        except DatasetError as exc:
+            raise CommandError(str(exc), exc.exit_code) from None
+
+
+def open_backend(name: str, selected: list[Criterion], profile: str, jobs: int | None) -> tuple[Runner, int]:
+    """The runner called ``name``, every dataset ``selected`` needs made ready, and how many jobs run
+    side by side (``jobs``, else from cores, memory and the extras' budgets); exit 3 when unavailable."""
+    try:
+        runner = backends.create(name)
+    except backends.BackendUnavailable as exc:
+        raise CommandError(str(exc), EXIT_INFRA) from None
+    preflight_datasets(selected)
+    budgets = [c.profiles[profile].budget for c in selected]
+    return runner, jobs or default_jobs([b.cpus for b in budgets], [b.memory_mib for b in budgets])
 
 
 def select(criteria: dict[str, Criterion], names: list[str], everything: bool) -> list[Criterion]:

@@ -13,13 +13,20 @@ from rich.table import Table
 
 from harness import backends, engine
 from harness.cache import ResultCache
-from harness.commands.check import _preflight_datasets
-from harness.commands.common import CommandError, add_location_args, cross_check, load_criteria, select
+from harness.commands.common import (
+    CommandError,
+    add_location_args,
+    load_criteria,
+    open_backend,
+    report_formats,
+    require_valid,
+    select,
+    split_names,
+)
 from harness.grade import execute, plan
-from harness.paths import EXIT_FAILED, EXIT_INFRA, EXIT_OK
+from harness.paths import EXIT_FAILED, EXIT_OK
 from harness.report import terminal, writer
 from harness.report.model import ExtraResult
-from harness.scheduler import default_jobs
 from harness.submissions import SubmissionError, resolve_submissions
 
 GRADE_FORMATS = "json,csv,gradescope,feedback,html,junit,markdown"
@@ -94,10 +101,6 @@ class BatchProgress:
             self.console.print(line, markup=False, soft_wrap=True)
 
 
-def _extra_names(raw: list[str] | None) -> list[str]:
-    return [n.strip() for item in (raw or []) for n in item.split(",") if n.strip()]
-
-
 def _print_gradebook(report, console: Console) -> None:
     table = Table(title=f"{len(report.submissions)} submissions", title_justify="left")
     for column in ("student", "points", "status", "not passed"):
@@ -110,30 +113,18 @@ def _print_gradebook(report, console: Console) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    formats = _extra_names(args.format or [GRADE_FORMATS])
-    unknown = [n for n in formats if n not in writer.FORMATS]
-    if unknown:
-        known = ", ".join(sorted(writer.FORMATS))
-        raise CommandError(f"unknown --format {', '.join(unknown)}; choose from {known}")
+    formats = report_formats(args.format, GRADE_FORMATS)
     if args.jobs is not None and args.jobs < 1:
         raise CommandError(f"--jobs must be at least 1, got {args.jobs}")
-    names = _extra_names(args.extra)
+    names = split_names(args.extra)
     selected = select(load_criteria(args.criteria_dir), names, args.all or not names)
-    problems = [p for c in selected for p in cross_check(c, args.extras_dir)]
-    if problems:
-        raise CommandError("invalid criteria:\n  " + "\n  ".join(problems))
+    require_valid(selected, args.extras_dir)
     cache_dir = args.cache_dir or args.out / "cache"
     try:
         submissions = resolve_submissions(args.submissions, cache_dir / "submissions")
     except SubmissionError as exc:
         raise CommandError(str(exc)) from None
-    try:
-        runner = backends.create(args.backend)
-    except backends.BackendUnavailable as exc:
-        raise CommandError(str(exc), EXIT_INFRA) from None
-    _preflight_datasets(selected)
-    budgets = [c.profiles[args.profile].budget for c in selected]
-    jobs = args.jobs or default_jobs([b.cpus for b in budgets], [b.memory_mib for b in budgets])
+    runner, jobs = open_backend(args.backend, selected, args.profile, args.jobs)
     console = terminal.make_console()
     cache = ResultCache(cache_dir / "results")
     batch = plan(submissions, selected, runner=runner, extras_dir=args.extras_dir, cache=cache,

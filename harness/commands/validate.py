@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.commands.common import CommandError, add_location_args, cross_check, load_criteria
+from harness.commands.common import CommandError, add_location_args, load_criteria, require_valid
 from harness.paths import EXIT_OK
 
 
@@ -21,8 +21,6 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         raise CommandError(f"no such criteria file: {', '.join(missing)}")
     criteria = load_criteria(args.criteria_dir, args.files or None)
-    problems = [p for c in criteria.values() for p in cross_check(c, args.extras_dir)]
-    if problems:
-        raise CommandError("invalid criteria:\n  " + "\n  ".join(problems))
+    require_valid(list(criteria.values()), args.extras_dir)
     print(f"ok: {len(criteria)} criteria file(s) valid ({', '.join(criteria)})")
     return EXIT_OK
