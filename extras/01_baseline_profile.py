@@ -18,6 +18,8 @@ Run it yourself: `python extras/01_baseline_profile.py` (add `--quick` for a sho
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import time
 
 import numpy as np
@@ -68,6 +70,14 @@ def stopwatch_ms(fn, iterations: int) -> float:
     return float(np.median(times) * 1000)
 
 
+def import_gpt():
+    """GPT from tinytorch.core.transformers, or from the older spelling tinytorch.core.transformer."""
+    name = "tinytorch.core.transformers"
+    if importlib.util.find_spec(name) is None:
+        name = "tinytorch.core.transformer"
+    return importlib.import_module(name).GPT
+
+
 def main() -> int:
     args = parse_args(__doc__.splitlines()[0])
     seed_everything(args.seed)
@@ -75,9 +85,9 @@ def main() -> int:
 
     from tinytorch.core.autograd import no_grad
     from tinytorch.core.tensor import Tensor
-    from tinytorch.core.transformers import GPT
     from tinytorch.perf.memoization import disable_kv_cache, enable_kv_cache
     from tinytorch.perf.profiling import Profiler
+    GPT = import_gpt()
 
     v, d, layers, s, t = (cfg[k] for k in ("vocab_size", "embed_dim", "num_layers", "max_seq_len", "seq_len"))
     model = GPT(vocab_size=v, embed_dim=d, num_layers=layers, num_heads=cfg["num_heads"], max_seq_len=s)

@@ -19,6 +19,8 @@ Run it yourself: `python extras/01_tinytalks.py` (add `--quick` for a short run)
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import time
 from collections import defaultdict
@@ -100,6 +102,14 @@ def greedy_answers(logits_of, prompts: list[np.ndarray], stop_id: int, seq_len: 
     return [s[len(p):] for s, p in zip(seqs, prompts, strict=True)]
 
 
+def import_gpt():
+    """GPT from tinytorch.core.transformers, or from the older spelling tinytorch.core.transformer."""
+    name = "tinytorch.core.transformers"
+    if importlib.util.find_spec(name) is None:
+        name = "tinytorch.core.transformer"
+    return importlib.import_module(name).GPT
+
+
 def main() -> int:
     args = parse_args(__doc__.splitlines()[0])
     seed_everything(args.seed)
@@ -109,7 +119,7 @@ def main() -> int:
     from tinytorch.core.losses import CrossEntropyLoss
     from tinytorch.core.optimizers import Adam
     from tinytorch.core.tensor import Tensor
-    from tinytorch.core.transformers import GPT
+    GPT = import_gpt()
 
     train, val, test = load_pairs("train"), load_pairs("val"), load_pairs("test")
     train_text = "".join(as_text(p) for p in train)

@@ -18,6 +18,8 @@ Run it yourself: `python extras/01_vaswani_generation.py` (add `--quick` for a s
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import sys
 import time
@@ -110,6 +112,14 @@ def sample(model, prompt_ids: np.ndarray, new_tokens: int, vocab_size: int, itos
     return True, "".join(itos[int(i)] for i in ids)
 
 
+def import_gpt():
+    """GPT from tinytorch.core.transformers, or from the older spelling tinytorch.core.transformer."""
+    name = "tinytorch.core.transformers"
+    if importlib.util.find_spec(name) is None:
+        name = "tinytorch.core.transformer"
+    return importlib.import_module(name).GPT
+
+
 def main() -> int:
     args = parse_args(__doc__.splitlines()[0])
     seed_everything(args.seed)
@@ -119,7 +129,7 @@ def main() -> int:
     from tinytorch.core.losses import CrossEntropyLoss
     from tinytorch.core.optimizers import Adam
     from tinytorch.core.tensor import Tensor
-    from tinytorch.core.transformers import GPT
+    GPT = import_gpt()
 
     train_text, val_text = load_text("train"), load_text("val")
     chars = sorted(set(train_text + val_text))

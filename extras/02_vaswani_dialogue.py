@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import ast
+import importlib
+import importlib.util
 import sys
 import time
 from pathlib import Path
@@ -89,6 +91,14 @@ def parses(code: str) -> bool:
     return True
 
 
+def import_gpt():
+    """GPT from tinytorch.core.transformers, or from the older spelling tinytorch.core.transformer."""
+    name = "tinytorch.core.transformers"
+    if importlib.util.find_spec(name) is None:
+        name = "tinytorch.core.transformer"
+    return importlib.import_module(name).GPT
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--interactive", action="store_true",
@@ -101,7 +111,7 @@ def main() -> int:
     from tinytorch.core.losses import CrossEntropyLoss
     from tinytorch.core.optimizers import Adam
     from tinytorch.core.tensor import Tensor
-    from tinytorch.core.transformers import GPT
+    GPT = import_gpt()
 
     train, val, test = load_functions("train"), load_functions("val"), load_functions("test")
     train_text, val_text = "\n".join(train), "\n".join(val)

@@ -22,6 +22,8 @@ Run it yourself: `python extras/03_generation_opts.py` (add `--quick` for a shor
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import time
 
 import numpy as np
@@ -77,6 +79,14 @@ def time_generate(model, prompt, new_tokens: int, tensor_cls, repeats: int = 2) 
     return best, np.asarray(out).reshape(-1).astype(np.int64)
 
 
+def import_gpt():
+    """GPT from tinytorch.core.transformers, or from the older spelling tinytorch.core.transformer."""
+    name = "tinytorch.core.transformers"
+    if importlib.util.find_spec(name) is None:
+        name = "tinytorch.core.transformer"
+    return importlib.import_module(name).GPT
+
+
 def main() -> int:
     args = parse_args(__doc__.splitlines()[0])
     seed_everything(args.seed)
@@ -84,8 +94,8 @@ def main() -> int:
 
     from tinytorch.core.autograd import no_grad
     from tinytorch.core.tensor import Tensor
-    from tinytorch.core.transformers import GPT
     from tinytorch.perf.memoization import disable_kv_cache, enable_kv_cache
+    GPT = import_gpt()
 
     rng = np.random.default_rng(args.seed)
     v, p, n = cfg["vocab_size"], cfg["prompt_len"], cfg["new_tokens"]

@@ -17,6 +17,8 @@ Run it yourself: `python extras/03_quickdemo.py` (add `--quick` for a 10-second 
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import math
 import time
@@ -66,6 +68,14 @@ def mean_nll(logits: np.ndarray, targets: np.ndarray) -> float:
     return float(-log_probs[np.arange(len(z)), targets.reshape(-1)].mean())
 
 
+def import_gpt():
+    """GPT from tinytorch.core.transformers, or from the older spelling tinytorch.core.transformer."""
+    name = "tinytorch.core.transformers"
+    if importlib.util.find_spec(name) is None:
+        name = "tinytorch.core.transformer"
+    return importlib.import_module(name).GPT
+
+
 def main() -> int:
     args = parse_args(__doc__.splitlines()[0])
     seed_everything(args.seed)
@@ -75,7 +85,7 @@ def main() -> int:
     from tinytorch.core.losses import CrossEntropyLoss
     from tinytorch.core.optimizers import Adam
     from tinytorch.core.tensor import Tensor
-    from tinytorch.core.transformers import GPT
+    GPT = import_gpt()
 
     train_text, val_text = load_text("train"), load_text("val")
     chars = sorted(set(train_text + val_text))
