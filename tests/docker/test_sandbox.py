@@ -206,3 +206,13 @@ def test_unreadable_submission_is_an_infrastructure_error_with_the_fix(docker_ru
     assert result.infra_error == (f"{secret} is not readable by the sandbox user (uid 10001, as 'others'): "
                                   f"run `chmod -R o+rX {secret.parent}` and grade again")
     assert containers_of(docker_runner.run_id) == []
+
+
+def test_sparse_file_cannot_smuggle_a_huge_out(docker_runner, tmp_path):
+    result = run_probe(docker_runner, tmp_path, """
+        with open("/out/huge.bin", "wb") as handle:
+            handle.truncate(50 * 1024 ** 3)  # 50 GiB apparent size, no blocks: fits the tmpfs cap
+    """, budget=Budget(wall_seconds=30, out_mib=2))
+    assert result.exit_code == 0 and result.out_dir is None
+    assert result.stderr.endswith("[harness: /out is larger than its 3.5 MiB cap; not copied]")
+    assert containers_of(docker_runner.run_id) == []
