@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +37,7 @@ def _file_stats(ds: Dataset, directory: Path) -> dict[str, list[int]]:
 
 
 def _write_stamp(ds: Dataset, directory: Path) -> None:
-    tmp = directory / (STAMP + ".tmp")
+    tmp = directory / f"{STAMP}.{os.getpid()}.{threading.get_ident()}.tmp"  # one per writer
     tmp.write_text(json.dumps({"files": _file_stats(ds, directory)}), encoding="utf-8")
     os.replace(tmp, directory / STAMP)
 

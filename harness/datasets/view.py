@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import tempfile
 import threading
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: threads are still serialised, processes are not
+    fcntl = None
 
 import numpy as np
 
@@ -17,7 +23,7 @@ from .errors import DatasetCorruptError, DatasetError
 from .registry import get
 from .store import ensure_verified
 
-_lock = threading.Lock()  # jobs run in threads: one builds a view while the others wait
+_lock = threading.Lock()  # jobs run in threads: one checks or builds a view while the others wait
 _checked: dict[str, tuple] = {}  # view path -> file stats when its hashes were last checked
 
 
@@ -60,7 +66,9 @@ def _build(name: str, cache: Path, target: Path) -> None:
             path.chmod(0o644)
         staging.chmod(0o755)  # readable by the sandbox's unprivileged user
         if target.exists():
-            shutil.rmtree(target)
+            old = Path(tempfile.mkdtemp(prefix=f".old-{name}-", dir=target.parent))
+            os.replace(target, old / name)
+            shutil.rmtree(old, ignore_errors=True)
         os.replace(staging, target)
         tmp = _manifest_path(target).with_suffix(".tmp")
         tmp.write_text(json.dumps(manifest), encoding="utf-8")
@@ -69,15 +77,28 @@ def _build(name: str, cache: Path, target: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def _exclusive(target: Path):
+    """One builder at a time: threads of this process, and other harness processes (POSIX)."""
+    with _lock:
+        if fcntl is None:
+            yield
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target.with_name(target.name + ".lock"), "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+
+
 def sandbox_view(name: str) -> Path:
     """A directory safe to mount read-only: the training data and test inputs, never held-out labels.
 
     Built once from the verified cache, rebuilt when missing or altered, hashed once per process.
     """
     ds = get(name)
-    with _lock:
+    target = view_dir(name)
+    with _exclusive(target):
         cache = ensure_verified(name)
-        target = view_dir(name)
         if not _view_intact(target, ds.view_files()):
             _build(name, cache, target)
             if not _view_intact(target, ds.view_files()):

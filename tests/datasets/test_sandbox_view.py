@@ -45,10 +45,11 @@ def test_view_is_readable_by_others_and_lives_outside_the_dataset_dirs(dataset_c
     assert all(os.stat(view / f).st_mode & 0o004 for f in os.listdir(view))
 
 
-def test_tampered_view_is_rebuilt_without_the_planted_file(dataset_cache):
+def test_tampered_view_is_rebuilt_without_the_planted_file(empty_cache, mnist_copy):
+    datasets.import_from("mnist", mnist_copy)  # a private cache: other workers share the session one
     view = datasets.sandbox_view("mnist")
     planted = view / "t10k-labels-idx1-ubyte.gz"
-    planted.write_bytes((dataset_cache / "mnist" / planted.name).read_bytes())
+    planted.write_bytes((mnist_copy / planted.name).read_bytes())
     assert datasets.sandbox_view("mnist") == view
     assert not planted.exists()
 
