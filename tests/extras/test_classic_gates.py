@@ -1,0 +1,75 @@
+"""The training-health gates and numerics probes the classic extras report (fast, no training)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from tests.extras.conftest import REPO
+
+
+@pytest.fixture
+def harness_helpers(tmp_path, monkeypatch):
+    """extras/_harness with a fresh metrics channel writing to a tmp $HARNESS_OUT."""
+    monkeypatch.syspath_prepend(str(REPO / "extras"))
+    monkeypatch.setenv("HARNESS_OUT", str(tmp_path))
+    for name in [m for m in sys.modules if m == "_harness" or m.startswith("_harness.")]:
+        monkeypatch.delitem(sys.modules, name)
+    gates = importlib.import_module("_harness.gates")
+    probes = importlib.import_module("_harness.probes")
+
+    def reported() -> dict:
+        lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+        return {r["name"]: r.get("value", r.get("values")) for r in map(json.loads, lines)}
+
+    return gates, probes, reported
+
+
+class Param:
+    """A stand-in for a student's Tensor: .data and .grad only."""
+
+    def __init__(self, data, grad=None):
+        self.data, self.grad = np.asarray(data, dtype=np.float32), grad
+
+
+def test_weight_change_is_relative_and_zero_for_a_frozen_layer(harness_helpers):
+    gates, _, reported = harness_helpers
+    moving, frozen = Param([[3.0, 4.0]]), Param([[1.0, 1.0]])
+    before = gates.snapshot({"fc": moving, "conv": frozen})
+    moving.data += np.float32([[0.0, 0.5]])  # |delta| 0.5 over |W| 5
+    gates.report_weight_changes(before, {"fc": moving, "conv": frozen})
+    metrics = reported()
+    assert metrics["weight_change_fc"] == pytest.approx(0.1)
+    assert metrics["weight_change_conv"] == 0.0 and metrics["min_weight_change"] == 0.0
+
+
+def test_missing_gradient_counts_as_zero_and_tensor_grads_are_read(harness_helpers):
+    gates, _, reported = harness_helpers
+    assert gates.grad_norm(Param([1.0])) == 0.0
+    assert gates.grad_norm(Param([1.0], grad=Param([3.0, 4.0]))) == pytest.approx(5.0)  # Tensor in .grad
+    gates.report_first_layer_grad("fc1.weight", Param([1.0]))
+    assert reported()["first_layer_grad_norm"] == 0.0
+
+
+def test_loss_ratio_compares_last_tenth_to_first_tenth(harness_helpers):
+    gates, _, reported = harness_helpers
+    gates.report_loss_trend([2.0] * 10 + [1.0] * 80 + [0.5] * 10)
+    assert reported()["loss_ratio"] == pytest.approx(0.25)
+
+
+def test_probes_are_exact_on_the_reference_and_catch_a_wrong_sigmoid(harness_helpers, monkeypatch):
+    _, probes, _ = harness_helpers
+    import tinytorch as tt
+    from tinytorch.core.spatial import Conv2d, MaxPool2d
+
+    assert max(probes.linear_sigmoid_bce(tt.Tensor, tt.Linear, tt.Sigmoid, tt.BinaryCrossEntropyLoss)) < 1e-5
+    assert max(probes.mlp_cross_entropy(tt.Tensor, tt.Linear, tt.ReLU, tt.CrossEntropyLoss)) < 1e-5
+    assert max(probes.conv_pool_cross_entropy(tt.Tensor, Conv2d, MaxPool2d, tt.ReLU, tt.Linear,
+                                              tt.CrossEntropyLoss)) < 1e-5
+    monkeypatch.setattr(tt.Sigmoid, "forward", lambda self, x: x.tanh())  # a "sigmoid" that is tanh
+    forward, _ = probes.linear_sigmoid_bce(tt.Tensor, tt.Linear, tt.Sigmoid, tt.BinaryCrossEntropyLoss)
+    assert forward > 0.1
