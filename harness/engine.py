@@ -112,6 +112,12 @@ class Engine:
         except Exception as exc:  # the backend failed, not the script
             return RunResult(job_id=job.job_id, infra_error=f"{self.runner.name} backend failed: {exc}")
 
+    def cancel(self) -> None:
+        """Stop the runner's running jobs and any it would start (the harness was interrupted)."""
+        cancel = getattr(self.runner, "cancel", None)
+        if cancel is not None:
+            cancel()
+
     def on_error(self, task: Task, exc: BaseException) -> ExtraResult:
         reason = f"infrastructure error: the harness failed on this job: {type(exc).__name__}: {exc}"
         return judge(task.criterion, task.job.profile, None, task.submission.root, self.include_hidden,
@@ -164,7 +170,7 @@ def run_checks(criteria: list[Criterion], submissions: list[Submission], *, runn
     tasks = [build_task(s, c, profile, seed, extras_dir) for s in submissions for c in criteria]
     engine = Engine(runner, include_hidden)
     results = run_parallel(tasks, engine.run_task, jobs=jobs, expected_seconds=lambda t: t.expected_seconds,
-                           on_error=engine.on_error, on_result=on_result)
+                           on_error=engine.on_error, on_result=on_result, cancel=engine.cancel)
     by_pair = {(t.submission.name, t.criterion.id): r for t, r in zip(tasks, results, strict=True)}
     provenance = make_provenance(criteria, runner, profile=profile, seed=seed, include_hidden=include_hidden)
     return make_report(submissions, criteria, by_pair, provenance)

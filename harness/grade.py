@@ -90,7 +90,7 @@ def execute(batch: Plan, *, runner: Runner, cache: ResultCache, jobs: int,
             on_result(task.job.job_id, result)
 
     run_parallel(batch.tasks, run_and_store, jobs=jobs, expected_seconds=lambda t: t.expected_seconds,
-                 on_error=engine.on_error, on_result=finished)
+                 on_error=engine.on_error, on_result=finished, cancel=engine.cancel)
     provenance = make_provenance(batch.criteria, runner, profile=batch.profile, seed=batch.seed,
                                  include_hidden=True)
     report = make_report([sub.submission for sub in batch.submissions], batch.criteria, results, provenance)

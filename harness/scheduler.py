@@ -38,17 +38,23 @@ def default_jobs(cpus_per_job: Sequence[float], memory_mib_per_job: Sequence[int
 def run_parallel(items: Sequence[T], work: Callable[[T], R], *, jobs: int,
                  expected_seconds: Callable[[T], float],
                  on_error: Callable[[T, BaseException], R],
-                 on_result: Callable[[T, R], None] | None = None) -> list[R]:
+                 on_result: Callable[[T, R], None] | None = None,
+                 cancel: Callable[[], None] | None = None) -> list[R]:
     """``work(item)`` for every item on ``jobs`` threads; results in input order.
 
     Items start longest-expected first. ``on_result`` is called on the calling thread as each
     item finishes; an exception in ``work`` becomes ``on_error(item, exc)``, never a crash.
+
+    An exception on the calling thread (Ctrl-C's KeyboardInterrupt, or one raised by
+    ``on_result``) stops the batch: items not started yet never start, ``cancel()`` is called to
+    stop the running ones, and once their threads have returned the exception propagates.
     """
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
     order = sorted(range(len(items)), key=lambda i: -expected_seconds(items[i]))
     results: list[R | None] = [None] * len(items)
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="harness-job") as pool:
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="harness-job")
+    try:
         pending = {pool.submit(work, items[i]): i for i in order}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -61,4 +67,13 @@ def run_parallel(items: Sequence[T], work: Callable[[T], R], *, jobs: int,
                 results[index] = result
                 if on_result is not None:
                     on_result(items[index], result)
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)  # first, so no freed thread takes another item
+        try:
+            if cancel is not None:
+                cancel()
+        finally:
+            pool.shutdown(wait=True)
+        raise
+    pool.shutdown(wait=True)
     return results

@@ -58,7 +58,12 @@ class RunResult:
 
 
 class Runner(Protocol):
-    """A backend: local subprocess or docker container."""
+    """A backend: local subprocess or docker container.
+
+    A backend may also offer ``cancel()``: stop every job it is running now (each ``run`` then
+    returns promptly with an ``infra_error``) and start none after. The scheduler calls it when
+    the harness is interrupted (Ctrl-C) so that the batch stops at once.
+    """
 
     name: str
 

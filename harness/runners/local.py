@@ -1,7 +1,8 @@
 """The local backend: a plain subprocess with rlimits. Convenient, NOT a security boundary.
 
 What it keeps of the sandbox: its own process group (the whole group is killed at the
-wall-clock budget), rlimits on address space, file size, core dumps and processes, a fresh
+wall-clock budget, when the harness is interrupted, and by a watchdog process if the harness
+itself dies, even of SIGKILL), rlimits on address space, file size, core dumps and processes, a fresh
 work directory and ``/out`` directory, a scrubbed environment, stdin closed. What it cannot
 keep: no network isolation, no read-only file system, the student's code runs as this user.
 RLIMIT_NPROC counts every process of the user (so the limit is "running now + pids budget") and
@@ -118,6 +119,78 @@ def _kill_group(pgid: int) -> None:
         pass
 
 
+# The watchdog: one small process per harness process. The harness writes "+PGID" when a job
+# starts and "-PGID" when its group is gone, on a pipe only the harness holds (never inherited by
+# jobs). End of file means the harness has exited, however it died (SIGKILL too): every group still
+# listed is killed then, so no job outlives the harness. Its own session keeps Ctrl-C off it.
+_WATCHDOG_SOURCE = """
+import os, signal, sys
+groups = set()
+for line in sys.stdin:
+    (groups.add if line[0] == "+" else groups.discard)(int(line[1:]))
+for pgid in groups:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except OSError:
+        pass
+"""
+
+
+class _Watchdog:
+    """Keeps the watchdog process told which job groups are alive; restarts it if it died."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen | None = None
+        self._fd: int | None = None
+        self._groups: set[int] = set()
+
+    def add(self, pgid: int) -> None:
+        with self._lock:
+            self._groups.add(pgid)
+            self._send(f"+{pgid}\n")
+
+    def discard(self, pgid: int) -> None:
+        with self._lock:
+            self._groups.discard(pgid)
+            self._send(f"-{pgid}\n")
+
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
+
+    def _send(self, line: str) -> None:
+        if self._proc is None or self._proc.poll() is not None or not self._write(line):
+            self._start()  # tells the new watchdog every live group, this one included
+
+    def _write(self, text: str) -> bool:
+        try:
+            os.write(self._fd, text.encode())
+        except OSError:  # the watchdog is gone (EPIPE): start another
+            return False
+        return True
+
+    def _start(self) -> None:
+        """Best effort: without a watchdog a job still dies at its budget while the harness lives."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd, self._proc = None, None
+        read_end, write_end = os.pipe()  # not inheritable: only this process holds the write end
+        try:
+            self._proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", _WATCHDOG_SOURCE],
+                                          stdin=read_end, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL, start_new_session=True)
+        except OSError:
+            os.close(write_end)
+            return
+        finally:
+            os.close(read_end)
+        self._fd = write_end
+        self._write("".join(f"+{pgid}\n" for pgid in self._groups))
+
+
+_WATCHDOG = _Watchdog()
+
+
 def _looks_out_of_memory(stderr: str, sig: int | None) -> bool:
     """For a run that died and was not timed out: an allocation failure or the kernel's OOM killer."""
     if sig == signal.SIGKILL:
@@ -131,6 +204,34 @@ class LocalRunner:
 
     name = "local"
 
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._live: set[int] = set()  # process groups of the jobs running now
+        self._cancelled = False
+
+    def cancel(self) -> None:
+        """Kill the process group of every job running now, and start no job after this."""
+        with self._lock:
+            self._cancelled = True
+            groups = list(self._live)
+        for pgid in groups:
+            _kill_group(pgid)
+
+    def _track(self, pgid: int) -> bool:
+        """Register a job's new process group; True if the runner was cancelled meanwhile."""
+        with self._lock:
+            self._live.add(pgid)
+            cancelled = self._cancelled
+        _WATCHDOG.add(pgid)
+        return cancelled
+
+    def _untrack(self, pgid: int) -> bool:
+        """Forget a job's group (already killed); True if the runner was cancelled."""
+        _WATCHDOG.discard(pgid)
+        with self._lock:
+            self._live.discard(pgid)
+            return self._cancelled
+
     def available(self) -> tuple[bool, str]:
         return True, ""
 
@@ -143,6 +244,10 @@ class LocalRunner:
 
     def run(self, job: Job) -> RunResult:
         result = RunResult(job_id=job.job_id, backend=self.describe(), started_at=time.time())
+        if self._cancelled:
+            result.infra_error = "not run: the harness was interrupted before this job started"
+            result.finished_at = result.started_at
+            return result
         workdir = Path(tempfile.mkdtemp(prefix="harness-work-"))
         result.out_dir = Path(tempfile.mkdtemp(prefix="harness-out-"))
         try:
@@ -163,6 +268,8 @@ class LocalRunner:
             command, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, preexec_fn=preexec,
         )
+        if self._track(proc.pid):  # cancel() ran after the check in run(), before this group existed
+            _kill_group(proc.pid)
         out = CappedReader(os.dup(proc.stdout.fileno()))
         err = CappedReader(os.dup(proc.stderr.fileno()))
         proc.stdout.close()
@@ -176,11 +283,17 @@ class LocalRunner:
         timer = threading.Timer(job.budget.wall_seconds, on_timeout)
         timer.daemon = True
         timer.start()
-        _, status, usage = os.wait4(proc.pid, 0)
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:  # e.g. Ctrl-C when the caller runs the job on the main thread
+            _kill_group(proc.pid)
+            self._untrack(proc.pid)
+            raise
         result.wall_seconds = time.monotonic() - start
         timer.cancel()
         proc.returncode = os.waitstatus_to_exitcode(status)  # so Popen never waits again
         _kill_group(proc.pid)  # grandchildren left behind die with the group
+        cancelled = self._untrack(proc.pid)
         drained = out.join(5.0) and err.join(5.0)
 
         # A process that exited by itself just as the timer fired did not time out.
@@ -197,6 +310,9 @@ class LocalRunner:
             result.stderr += "\n[harness: a process outside the group kept the output pipe open]\n"
         if _PRLIMIT and result.exit_code and result.stderr.startswith("prlimit: "):
             result.infra_error = f"could not set resource limits: {result.stderr.strip()}"
+        if cancelled and result.signal == signal.SIGKILL and not result.timed_out:
+            result.infra_error = "stopped: the harness was interrupted while this job ran"
+            return
         crashed = result.signal is not None or result.exit_code != 0
         if crashed and not result.timed_out:
             result.oom_killed = _looks_out_of_memory(result.stderr, result.signal)

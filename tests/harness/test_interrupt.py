@@ -1,0 +1,203 @@
+"""Stopping the harness: Ctrl-C ends the batch at once, and no job outlives the harness (SIGKILL too)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.runners.base import Budget, Job
+from harness.runners.local import LocalRunner
+from harness.scheduler import run_parallel
+from tests.harness.conftest import REPO, budget
+
+# Writes ../markers/<extra> = "<start time> <pid> <pgid> <grandchild pid>", then sleeps with a grandchild.
+SLEEPER = """\
+import os, subprocess, sys, time
+started = time.time()
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+here = os.path.dirname(os.path.abspath(__file__))
+marker = os.path.join(here, os.pardir, "markers", os.path.basename(__file__)[:-3])
+with open(marker + ".tmp", "w") as f:
+    f.write(f"{started} {os.getpid()} {os.getpgid(0)} {child.pid}")
+os.rename(marker + ".tmp", marker)
+time.sleep(120)
+"""
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def _living(predicate) -> set[int]:
+    """Pids of non-zombie processes whose stat fields (after the name) satisfy ``predicate``."""
+    found = set()
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            fields = _stat_fields(int(entry.name))
+            if fields and fields[0] != "Z" and predicate(fields):
+                found.add(int(entry.name))
+    return found
+
+
+def _in_groups(pgids: set[int]) -> set[int]:
+    return _living(lambda fields: int(fields[2]) in pgids)  # fields: state, ppid, pgrp, ...
+
+
+def _children_of(pid: int) -> set[int]:
+    return _living(lambda fields: int(fields[1]) == pid)
+
+
+def _wait_until(predicate, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+class Markers:
+    """What the sleeping fake jobs wrote about themselves."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        root.mkdir()
+
+    def read(self) -> dict[str, tuple[float, int, int, int]]:
+        found = {}
+        for path in self.root.iterdir():
+            if not path.name.endswith(".tmp"):
+                started, pid, pgid, grandchild = path.read_text().split()
+                found[path.name] = (float(started), int(pid), int(pgid), int(grandchild))
+        return found
+
+
+@pytest.fixture
+def sleepers(project, tmp_path):
+    """Six fake extras that each sleep two minutes with a grandchild, and a `harness check` to start."""
+    markers = Markers(project.extras.parent / "markers")
+    for i in range(6):
+        project.add(f"sleep{i}", SLEEPER, full=budget(wall_seconds=300))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-m", "harness.cli", "check", "--all", "--backend", "local", "--jobs", "2",
+               "--quiet", "--tinytorch", str(project.submission), "--criteria-dir", str(project.criteria),
+               "--extras-dir", str(project.extras), "--report-dir", str(tmp_path / "reports")]
+    procs = []
+
+    def start() -> subprocess.Popen:
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        procs.append(proc)
+        assert _wait_until(lambda: len(markers.read()) == 2 or proc.poll() is not None, 60), \
+            "two jobs did not start within 60 s"
+        assert proc.poll() is None, f"harness ended early: {proc.communicate()}"
+        return proc
+
+    start.markers = markers
+    yield start
+    for proc in procs:  # on a failed assertion: nothing may be left running
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+    for _, pid, pgid, grandchild in markers.read().values():
+        for target in _in_groups({pgid}) | {pid, grandchild}:
+            try:
+                os.kill(target, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def test_ctrl_c_stops_the_batch_at_once_and_leaves_no_process(sleepers):
+    harness = sleepers()
+    helpers = _children_of(harness.pid)  # the two jobs and the watchdog
+    interrupted_at = time.time()
+    harness.send_signal(signal.SIGINT)
+    _, stderr = harness.communicate(timeout=30)
+    took = time.time() - interrupted_at
+    assert harness.returncode == 130 and "harness: interrupted" in stderr
+    assert took < 5, f"the harness took {took:.1f} s to stop after Ctrl-C"
+    time.sleep(0.5)
+    started = sleepers.markers.read()
+    assert len(started) == 2, f"jobs started after Ctrl-C: {sorted(started)}"
+    assert all(t < interrupted_at for t, _, _, _ in started.values())
+    groups = {pgid for _, _, pgid, _ in started.values()}
+    assert _wait_until(lambda: not _in_groups(groups) and not (helpers & _living(lambda f: True)), 3), \
+        f"processes left behind: {_in_groups(groups)} {helpers & _living(lambda f: True)}"
+
+
+def test_jobs_die_with_a_sigkilled_harness(sleepers):
+    harness = sleepers()
+    helpers = _children_of(harness.pid)
+    started = sleepers.markers.read()
+    groups = {pgid for _, _, pgid, _ in started.values()}
+    assert len(_in_groups(groups)) == 4, "each job's group holds the script and its grandchild"
+    harness.send_signal(signal.SIGKILL)
+    harness.communicate(timeout=10)
+    assert _wait_until(lambda: not _in_groups(groups), 5), f"job processes outlived the harness: " \
+        f"{_in_groups(groups)}"
+    assert _wait_until(lambda: not (helpers & _living(lambda f: True)), 5), "the watchdog outlived its work"
+    assert len(sleepers.markers.read()) == 2
+
+
+def test_a_cancelled_local_runner_stops_its_job_and_starts_no_other(project, tmp_path):
+    pid_file = tmp_path / "pid"
+    (project.extras / "sleep.py").write_text(
+        "import os, sys, time\nopen(sys.argv[1], 'w').write(str(os.getpid()))\ntime.sleep(60)\n")
+    job = Job("s/sleep", "sleep", "sleep.py", project.extras, project.submission, args=(str(pid_file),),
+              budget=Budget(wall_seconds=60))
+    runner = LocalRunner()
+    results = []
+    thread = threading.Thread(target=lambda: results.append(runner.run(job)))
+    thread.start()
+    assert _wait_until(lambda: pid_file.exists() and pid_file.read_text(), 30), "the job never started"
+    cancelled_at = time.monotonic()
+    runner.cancel()
+    thread.join(10)
+    assert not thread.is_alive() and time.monotonic() - cancelled_at < 5
+    (result,) = results
+    shutil.rmtree(result.out_dir, ignore_errors=True)
+    assert result.infra_error == "stopped: the harness was interrupted while this job ran"
+    assert result.signal == signal.SIGKILL and not result.oom_killed and not result.timed_out
+    assert _wait_until(lambda: not _in_groups({int(pid_file.read_text())}), 3)
+    pid_file.unlink()
+    after = runner.run(job)
+    assert after.infra_error == "not run: the harness was interrupted before this job started"
+    assert after.out_dir is None and after.wall_seconds == 0.0 and not pid_file.exists()
+
+
+def test_an_exception_in_the_callback_cancels_the_batch_and_propagates():
+    release = threading.Event()
+    started, finished = [], []
+    expected = {"quick": 10, "slow": 9, **{f"queued{i}": 1 for i in range(6)}}
+
+    def work(name):
+        started.append((name, time.monotonic()))
+        if name != "quick":
+            release.wait(30)
+        finished.append(name)
+        return name
+
+    def on_result(name, result):
+        raise RuntimeError(f"progress display broke on {name}")
+
+    began = time.monotonic()
+    with pytest.raises(RuntimeError, match="progress display broke on quick"):
+        run_parallel(list(expected), work, jobs=2, expected_seconds=expected.get,
+                     on_error=lambda name, exc: "error", on_result=on_result, cancel=release.set)
+    raised_at = time.monotonic()
+    assert raised_at - began < 5, "the running job was released by cancel(), not by its 30 s wait"
+    assert sorted(finished) == sorted(name for name, _ in started), "running jobs finished before the raise"
+    time.sleep(0.3)
+    assert len(started) <= 3, f"queued jobs kept starting: {started}"  # quick, slow, and at most one more
+    assert all(at < raised_at for _, at in started)
