@@ -224,17 +224,28 @@ def build_image(client, root: Path, base: str, wheelhouse: Path, log: Callable[[
         _build_context(root, wheelhouse, packages, Path(context))
         log(f"building {tag} from {base} (network off during RUN steps)")
         try:
-            image, _ = client.images.build(
-                path=context, tag=tag, buildargs={"BASE_IMAGE": base}, labels=labels,
-                rm=True, forcerm=True, pull=False, network_mode="none",
-            )
-        except docker.errors.BuildError as exc:
-            tail = "".join(str(item.get("stream", item.get("error", ""))) for item in exc.build_log)[-1500:]
-            raise ImageError(f"building {tag} failed: {exc.msg}\n{tail}") from None
+            image_id = _run_build(client, context, tag, base, labels, log)
         except docker.errors.APIError as exc:
             raise ImageError(
                 f"building {tag} failed: {exc.explanation or exc}. If the base image {base} cannot be "
                 "pulled (offline), build the offline base with scripts/build-base-image.sh and pass "
                 "--base tinytorch-harness-base:bookworm"
             ) from None
-    return image, True
+    return client.images.get(image_id or tag), True
+
+
+def _run_build(client, context: str, tag: str, base: str, labels: dict, log: Callable[[str], None]) -> str:
+    """Stream the build, logging each Dockerfile step; the new image id. ImageError on failure."""
+    output: list[str] = []
+    image_id = ""
+    for chunk in client.api.build(path=context, tag=tag, buildargs={"BASE_IMAGE": base}, labels=labels,
+                                  rm=True, forcerm=True, pull=False, network_mode="none", decode=True):
+        if "error" in chunk:
+            tail = "".join(output)[-1500:]
+            raise ImageError(f"building {tag} failed: {str(chunk['error']).strip()}\n{tail}")
+        text = str(chunk.get("stream", ""))
+        output.append(text)
+        if text.startswith("Step "):
+            log(f"  {text.strip()[:150]}")
+        image_id = chunk.get("aux", {}).get("ID", image_id)
+    return image_id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import sys
@@ -64,3 +65,20 @@ def test_two_builds_of_the_same_tree_give_the_same_image(docker_engine, repo_roo
     assert second.returncode == 0, second.stderr
     assert first.stdout.strip().startswith("sha256:") and first.stdout == second.stdout
     assert "build skipped" in second.stderr
+
+
+@pytest.mark.docker
+def test_a_failing_build_reports_the_step_output(docker_engine, tree):
+    (tree / "Dockerfile").write_text("ARG BASE_IMAGE=scratch\nFROM ${BASE_IMAGE}\n"
+                                     "RUN echo about to fail && false\n")
+    wheel = tree / "wheelhouse" / "fake-1.0-py3-none-any.whl"  # a locked wheel on hand: no download
+    wheel.parent.mkdir()
+    wheel.write_bytes(b"not a real wheel")
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    (tree / "requirements.lock").write_text(f"fake==1.0 --hash=sha256:{digest}\n")
+    done = subprocess.run([sys.executable, "-c", CLI, "image", "build", "--base", OFFLINE_BASE,
+                           "--context", str(tree), "--wheelhouse", str(tree / "wheelhouse")],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 3 and done.stdout == ""
+    assert "error: building tinytorch-harness:" in done.stderr
+    assert "returned a non-zero code: 1" in done.stderr and "about to fail" in done.stderr
