@@ -33,7 +33,7 @@ from pathlib import Path, PurePosixPath
 
 from harness.runners import docker_cleanup
 from harness.runners.base import Job, RunResult
-from harness.runners.capture import HEAD_BYTES, TAIL_BYTES
+from harness.runners.capture import CappedText
 from harness.runners.docker_out import OutCopyError, extract_out
 from harness.runners.local import sandbox_env
 
@@ -137,38 +137,11 @@ def _environment(job: Job) -> dict[str, str]:
     return env
 
 
-class _CappedText:
-    """Head and tail of a stream fed in chunks (as CappedReader keeps them); memory stays bounded."""
-
-    def __init__(self, head_bytes: int = HEAD_BYTES, tail_bytes: int = TAIL_BYTES):
-        self._head_cap, self._tail_cap = head_bytes, tail_bytes
-        self._head, self._tail = bytearray(), bytearray()
-        self.total_bytes = 0
-
-    def feed(self, chunk: bytes) -> None:
-        self.total_bytes += len(chunk)
-        room = self._head_cap - len(self._head)
-        if room > 0:
-            self._head += chunk[:room]
-            chunk = chunk[room:]
-        if chunk:
-            self._tail += chunk
-            if len(self._tail) > 2 * self._tail_cap:  # trim rarely, not on every chunk
-                del self._tail[: len(self._tail) - self._tail_cap]
-
-    def text(self) -> str:
-        tail = bytes(self._tail[-self._tail_cap:])
-        dropped = self.total_bytes - len(self._head) - len(tail)
-        head = bytes(self._head).decode("utf-8", errors="replace")
-        marker = f"\n[... {dropped} bytes of output omitted by the harness ...]\n" if dropped > 0 else ""
-        return head + marker + tail.decode("utf-8", errors="replace")
-
-
 class _OutputPump:
     """Drain an exec's multiplexed stream on a thread, keeping head and tail of stdout and stderr."""
 
     def __init__(self, stream):
-        self.stdout, self.stderr = _CappedText(), _CappedText()
+        self.stdout, self.stderr = CappedText(), CappedText()
         self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
         self._thread.start()
 
@@ -200,6 +173,7 @@ class DockerRunner:
         self._image = None
         self._engine_version = ""
         self._lock = threading.Lock()
+        self._cancelled = threading.Event()
 
     # -- engine and image -------------------------------------------------------------------
     def _connect(self):
@@ -265,6 +239,12 @@ class DockerRunner:
                         lock_hash=self._image.labels.get(LABEL_LOCK, ""), engine=self._engine_version)
         return info
 
+    def cancel(self) -> None:
+        """Stop every job now and start none after (the harness was interrupted): the live
+        containers are removed, so each running ``run`` returns at once with an infra error."""
+        self._cancelled.set()
+        docker_cleanup.remove_all_live()
+
     # -- one job ----------------------------------------------------------------------------
     def run(self, job: Job) -> RunResult:
         result = RunResult(job_id=job.job_id, started_at=time.time())
@@ -274,12 +254,16 @@ class DockerRunner:
             client, image = self._connect()
             result.backend = self.describe()
             container_id = self._create(client, image, job)
+            if self._cancelled.is_set():  # also when cancel() came just before this container existed
+                raise SetupError("not run: the harness was interrupted before this job started")
             client.api.start(container_id)
             self._execute(client, container_id, job, result)
         except SetupError as exc:
             result.infra_error = str(exc)
         except Exception as exc:  # noqa: BLE001 - docker/IO trouble is the harness's, never the student's
-            result.infra_error = f"docker backend failed while running {job.job_id}: {exc}"
+            result.infra_error = (f"stopped: the harness was interrupted while this job ran ({exc})"
+                                  if self._cancelled.is_set() else
+                                  f"docker backend failed while running {job.job_id}: {exc}")
         finally:
             if container_id is not None:
                 self._remove(client, container_id, result)

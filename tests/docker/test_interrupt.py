@@ -65,3 +65,36 @@ def test_interrupted_harness_leaves_no_container(docker_engine, tmp_path, repo_r
             harness.wait()
     assert harness.returncode != 0
     assert containers_of(run_id) == []
+
+
+def test_an_interrupted_batch_cancels_its_containers_and_starts_no_more(docker_runner, tmp_path):
+    from harness.runners.base import Budget, Job
+    from harness.scheduler import run_parallel
+
+    (tmp_path / "extras").mkdir()
+    (tmp_path / "extras" / "quick.py").write_text("print('done')\n")
+    (tmp_path / "extras" / "sleep.py").write_text("import time\ntime.sleep(300)\n")
+    (tmp_path / "submission" / "tinytorch").mkdir(parents=True)
+    (tmp_path / "submission" / "tinytorch" / "__init__.py").write_text("")
+    for path in [tmp_path, *tmp_path.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    jobs = [Job(job_id=f"s/{name}", criterion_id=name.rstrip("0123456789"),
+                script=f"{name.rstrip('0123456789')}.py", extras_dir=tmp_path / "extras",
+                submission_dir=tmp_path / "submission", budget=Budget(wall_seconds=300))
+            for name in ("quick", "sleep1", "sleep2", "sleep3", "sleep4")]
+    started = []
+
+    def run(job):
+        started.append(job.job_id)
+        return docker_runner.run(job)
+
+    def on_result(job, result):
+        raise RuntimeError(f"stop after {job.job_id}")
+
+    began = time.monotonic()
+    with pytest.raises(RuntimeError, match="stop after s/quick"):
+        run_parallel(jobs, run, jobs=2, expected_seconds=lambda job: 10 if job.job_id == "s/quick" else 1,
+                     on_error=lambda job, exc: None, on_result=on_result, cancel=docker_runner.cancel)
+    assert time.monotonic() - began < 60, "the sleeping containers were not stopped"
+    assert len(started) <= 3, f"queued jobs kept starting: {started}"
+    assert containers_of(docker_runner.run_id) == []
