@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from harness import backends, engine
@@ -26,7 +24,6 @@ from harness.commands.common import (
 from harness.grade import execute, plan
 from harness.paths import EXIT_FAILED, EXIT_OK
 from harness.report import terminal, writer
-from harness.report.model import ExtraResult
 from harness.submissions import SubmissionError, resolve_submissions
 
 GRADE_FORMATS = "json,csv,gradescope,feedback,html,junit,markdown"
@@ -61,44 +58,11 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-class BatchProgress:
+def _progress(console: Console, to_run: int, cached: int, quiet: bool) -> terminal.JobProgress:
     """Counts and ETA: a live bar on a TTY, one plain line per finished job otherwise."""
-
-    def __init__(self, console: Console, to_run: int, cached: int, quiet: bool):
-        self.console, self.to_run, self.quiet = console, to_run, quiet
-        self.done, self.started = 0, time.monotonic()
-        self._bar: Progress | None = None
-        if not quiet:
-            console.print(f"{cached} results cached, {to_run} jobs to run", markup=False, soft_wrap=True)
-        if not quiet and to_run and console.is_terminal:
-            self._bar = Progress(TextColumn("[bold]grading"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.description}"),
-                                 console=console, transient=True)
-            self._task = self._bar.add_task("", total=to_run)
-
-    def __enter__(self) -> BatchProgress:
-        if self._bar is not None:
-            self._bar.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-
-    def eta_seconds(self) -> float:
-        elapsed = time.monotonic() - self.started
-        return elapsed / self.done * (self.to_run - self.done) if self.done else float("nan")
-
-    def finished(self, job_id: str, result: ExtraResult) -> None:
-        self.done += 1
-        line = (f"[{self.done}/{self.to_run}] {job_id}: {result.verdict} "
-                f"{result.score:g}/{result.max_score:g} ({result.run.wall_seconds:.1f} s), "
-                f"eta {self.eta_seconds():.0f} s")
-        if self._bar is not None:
-            self._bar.update(self._task, advance=1, description=job_id)
-            self._bar.console.print(line, style=terminal.STYLES[result.verdict], markup=False)
-        elif not self.quiet:
-            self.console.print(line, markup=False, soft_wrap=True)
+    if not quiet:
+        console.print(f"{cached} results cached, {to_run} jobs to run", markup=False, soft_wrap=True)
+    return terminal.JobProgress(console, to_run, quiet, eta=True)
 
 
 def _print_gradebook(report, console: Console) -> None:
@@ -130,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     batch = plan(submissions, selected, runner=runner, extras_dir=args.extras_dir, cache=cache,
                  profile=args.profile, seed=args.seed, force=args.force)
     try:
-        with BatchProgress(console, len(batch.tasks), len(batch.cached), args.quiet) as progress:
+        with _progress(console, len(batch.tasks), len(batch.cached), args.quiet) as progress:
             outcome = execute(batch, runner=runner, cache=cache, jobs=jobs, on_result=progress.finished)
     except KeyboardInterrupt:
         print(f"interrupted: finished results are kept in {cache.root}; run the same command again "

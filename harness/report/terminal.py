@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import sys
+import time
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -24,15 +32,20 @@ def make_console(stream=None) -> Console:
 
 
 class JobProgress:
-    """Progress while jobs run: a live bar on a TTY, plain lines otherwise, nothing when quiet."""
+    """Progress while jobs run: a live bar on a TTY, plain lines otherwise, nothing when quiet.
 
-    def __init__(self, console: Console, total: int, quiet: bool = False):
-        self.console, self.total, self.quiet, self.done = console, total, quiet, 0
+    With ``eta`` (long batches) the bar shows the time remaining instead of the time elapsed, and
+    each plain line ends with the estimate, e.g. ``, eta 74 s``.
+    """
+
+    def __init__(self, console: Console, total: int, quiet: bool = False, eta: bool = False):
+        self.console, self.total, self.quiet, self.eta, self.done = console, total, quiet, eta, 0
+        self.started = time.monotonic()
         self._bar: Progress | None = None
-        if not quiet and console.is_terminal:
-            self._bar = Progress(TextColumn("[bold]grading"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), TextColumn("{task.description}"),
-                                 console=console, transient=True)
+        if not quiet and total and console.is_terminal:
+            timing = (TextColumn("eta"), TimeRemainingColumn()) if eta else (TimeElapsedColumn(),)
+            self._bar = Progress(TextColumn("[bold]grading"), BarColumn(), MofNCompleteColumn(), *timing,
+                                 TextColumn("{task.description}"), console=console, transient=True)
             self._task = self._bar.add_task("", total=total)
 
     def __enter__(self) -> JobProgress:
@@ -44,15 +57,21 @@ class JobProgress:
         if self._bar is not None:
             self._bar.stop()
 
+    def eta_seconds(self) -> float:
+        elapsed = time.monotonic() - self.started
+        return elapsed / self.done * (self.total - self.done) if self.done else float("nan")
+
     def finished(self, job_id: str, result: ExtraResult) -> None:
         self.done += 1
         line = (f"[{self.done}/{self.total}] {job_id}: {result.verdict} "
                 f"{result.score:g}/{result.max_score:g} ({result.run.wall_seconds:.1f} s)")
+        if self.eta:
+            line += f", eta {self.eta_seconds():.0f} s"
         if self._bar is not None:
             self._bar.update(self._task, advance=1, description=job_id)
             self._bar.console.print(Text(line, style=STYLES[result.verdict]))  # Text: the bar keeps its style
         elif not self.quiet:
-            self.console.print(line, markup=False)
+            self.console.print(line, markup=False, soft_wrap=True)  # one line per job, however long
 
 
 def print_summary(report: Report, console: Console, quiet: bool = False) -> None:

@@ -49,3 +49,14 @@ def test_summary_table_shows_reasons_with_brackets_verbatim():
     print_summary(report, console)
     out = console.file.getvalue()
     assert "shape [3, 4] != [4, 3]" in out and "hidden checks were not run" in out
+
+
+def test_eta_lines_for_long_batches():
+    console = Console(file=io.StringIO(), force_terminal=False, width=120)
+    extras = sample_report().submissions[0].extras
+    with JobProgress(console, total=len(extras), eta=True) as progress:
+        for extra in extras:
+            progress.finished(f"alice/{extra.id}", extra)
+    lines = console.file.getvalue().splitlines()
+    assert len(lines) == 5 and re.fullmatch(r"\[1/5\] alice/good: passed 2/2 \(1\.5 s\), eta \d+ s", lines[0])
+    assert lines[-1].endswith(", eta 0 s")
