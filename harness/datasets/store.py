@@ -54,8 +54,8 @@ def _missing_files(ds: Dataset, directory: Path) -> list[str]:
     return [name for name in ds.cache_files() if not (directory / name).is_file()]
 
 
-def ensure_verified(name: str) -> Path:
-    """The dataset's cache directory, hashed once and re-hashed only after its files change."""
+def _present(name: str) -> tuple[Dataset, Path]:
+    """The dataset and its cache directory, which holds every file; else how to get them."""
     ds = get(name)
     directory = dataset_dir(name)
     missing = _missing_files(ds, directory)
@@ -63,6 +63,12 @@ def ensure_verified(name: str) -> Path:
         raise DatasetMissingError(
             f"dataset {name!r} is not in the cache {directory} (missing: {', '.join(missing)}); "
             f"{fix_hint(name)}")
+    return ds, directory
+
+
+def ensure_verified(name: str) -> Path:
+    """The dataset's cache directory, hashed once and re-hashed only after its files change."""
+    ds, directory = _present(name)
     if not _stamp_current(ds, directory):
         ds.verify(directory)
         _write_stamp(ds, directory)
@@ -71,13 +77,7 @@ def ensure_verified(name: str) -> Path:
 
 def verify(name: str) -> Path:
     """Re-hash every file of the dataset now; raise a DatasetError saying how to repair it."""
-    ds = get(name)
-    directory = dataset_dir(name)
-    missing = _missing_files(ds, directory)
-    if missing:
-        raise DatasetMissingError(
-            f"dataset {name!r} is not in the cache {directory} (missing: {', '.join(missing)}); "
-            f"{fix_hint(name)}")
+    ds, directory = _present(name)
     (directory / STAMP).unlink(missing_ok=True)
     ds.verify(directory)
     _write_stamp(ds, directory)
