@@ -67,3 +67,10 @@ def patched_submission(tmp_path):
         return root
 
     return make
+
+
+@pytest.fixture
+def classic_data(dataset_cache, monkeypatch):
+    """$HARNESS_DATA pointed at the session cache holding MNIST and CIFAR-10 (see tests/conftest.py)."""
+    monkeypatch.setenv("HARNESS_DATA", str(dataset_cache))
+    return dataset_cache

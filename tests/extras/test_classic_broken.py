@@ -12,12 +12,6 @@ from tests.extras.conftest import REPO
 
 
 @pytest.fixture
-def classic_data(dataset_cache, monkeypatch):
-    monkeypatch.setenv("HARNESS_DATA", str(dataset_cache))
-    return dataset_cache
-
-
-@pytest.fixture
 def broken(tmp_path):
     """broken(name, module, code) -> a copy of the reference tinytorch with ``code`` appended to ``module``.
 

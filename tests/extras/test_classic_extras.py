@@ -2,15 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
-
-@pytest.fixture
-def classic_data(dataset_cache, monkeypatch):
-    """Point $HARNESS_DATA at the session cache that holds both MNIST and CIFAR-10."""
-    monkeypatch.setenv("HARNESS_DATA", str(dataset_cache))
-    return dataset_cache
-
 
 def passed(extra) -> dict:
     """Assert the extra passed every check; return its metrics."""
