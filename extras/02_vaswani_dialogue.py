@@ -36,7 +36,7 @@ DATA_DIR = Path(__file__).resolve().parent / "data" / "codebot"
 MAX_COMPLETION_CHARS = 160
 
 CONFIG = {
-    "full": dict(embed_dim=64, num_layers=2, num_heads=4, seq_len=96, batch_size=32, steps=800, lr=3e-3),
+    "full": dict(embed_dim=64, num_layers=2, num_heads=4, seq_len=96, batch_size=32, steps=1000, lr=3e-3),
     "quick": dict(embed_dim=48, num_layers=2, num_heads=4, seq_len=64, batch_size=16, steps=200, lr=5e-3),
 }
 
