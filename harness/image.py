@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.provenance import sha256_file
+
 IMAGE_REPOSITORY = "tinytorch-harness"
 LABEL_TREE = "org.tinytorch-harness.tree"
 LABEL_LOCK = "org.tinytorch-harness.lock"
@@ -69,14 +71,6 @@ def default_base(root: Path) -> str:
     if not match:
         raise ImageConfigError(f"{root / 'Dockerfile'} has no `ARG BASE_IMAGE=<image>` line")
     return match.group(1)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def tree_hash(root: Path) -> str:

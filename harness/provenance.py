@@ -13,8 +13,17 @@ from harness.scheduler import machine_memory_mib
 _IGNORED_DIRS = {"__pycache__", ".git", ".pytest_cache", ".ipynb_checkpoints"}
 
 
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's contents, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def file_hash(path: Path) -> str:
-    return "sha256:" + hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return "sha256:" + sha256_file(path)
 
 
 def combined_hash(named_hashes: dict[str, str]) -> str:

@@ -19,14 +19,6 @@ def sha256_bytes(data: bytes | memoryview) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def sha256_array(array: np.ndarray) -> str:
     """Hash of an array's raw bytes in C order (the CIFAR-10 README's convention)."""
     return sha256_bytes(memoryview(np.ascontiguousarray(array)).cast("B"))

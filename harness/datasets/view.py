@@ -17,7 +17,8 @@ except ImportError:  # Windows: threads are still serialised, processes are not
 
 import numpy as np
 
-from .base import sha256_file
+from harness.provenance import sha256_file
+
 from .cache import view_dir
 from .errors import DatasetCorruptError, DatasetError
 from .registry import get
