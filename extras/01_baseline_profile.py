@@ -29,8 +29,8 @@ from _harness.common import parse_args, seed_everything, to_numpy
 CONFIG = {
     "full": dict(vocab_size=64, embed_dim=128, num_layers=4, num_heads=4, max_seq_len=128, seq_len=64,
                  new_tokens=32, latency_iterations=20),
-    "quick": dict(vocab_size=64, embed_dim=64, num_layers=2, num_heads=4, max_seq_len=64, seq_len=32,
-                  new_tokens=16, latency_iterations=5),
+    "quick": dict(vocab_size=64, embed_dim=64, num_layers=2, num_heads=4, max_seq_len=64, seq_len=48,
+                  new_tokens=24, latency_iterations=5),
 }
 MLP_RATIO = 4
 

@@ -28,7 +28,7 @@ from _harness.data import load_mnist
 
 CONFIG = {
     "full": dict(train_images=20000, epochs=5, hidden=(128, 64)),
-    "quick": dict(train_images=4000, epochs=2, hidden=(64, 32)),
+    "quick": dict(train_images=4000, epochs=3, hidden=(64, 32)),
 }
 VAL_IMAGES, BATCH, LR = 5000, 64, 0.05
 SPARSITY, RANK = 0.5, 32
