@@ -41,7 +41,11 @@ CONFIG = {
 
 
 def load_pairs(split: str) -> list[dict]:
-    with open(DATA_DIR / f"{split}.jsonl", encoding="utf-8") as handle:
+    path = DATA_DIR / f"{split}.jsonl"
+    if not path.is_file():
+        raise SystemExit(f"{path} is missing: extras/data ships with the extras; restore it "
+                         "(e.g. `git checkout -- extras/data`)")
+    with open(path, encoding="utf-8") as handle:
         return [json.loads(line) for line in handle]
 
 
@@ -102,6 +106,15 @@ def greedy_answers(logits_of, prompts: list[np.ndarray], stop_id: int, seq_len: 
     return [s[len(p):] for s, p in zip(seqs, prompts, strict=True)]
 
 
+def checked_logits(logits, batch: np.ndarray, vocab_size: int) -> np.ndarray:
+    """Your model's logits as an array; a clear stop if they are not shaped (batch, seq, vocab)."""
+    out = to_numpy(logits)
+    if out.shape != (*batch.shape, vocab_size):
+        raise SystemExit(f"GPT returned logits of shape {out.shape} for token ids of shape {batch.shape}; "
+                         f"expected (batch, seq, vocab) = {(*batch.shape, vocab_size)}")
+    return out
+
+
 def import_gpt():
     """GPT from tinytorch.core.transformers, or from the older spelling tinytorch.core.transformer."""
     name = "tinytorch.core.transformers"
@@ -140,7 +153,7 @@ def main() -> int:
 
     def logits_of(x: np.ndarray) -> np.ndarray:
         with no_grad():
-            return to_numpy(model(Tensor(x)))
+            return checked_logits(model(Tensor(x)), x, vocab_size)
 
     rng = np.random.default_rng(args.seed)
     started, losses = time.perf_counter(), []

@@ -41,7 +41,11 @@ CONFIG = {
 
 def load_text(split: str) -> str:
     """One TinyTalks split as a text stream: 'Q: ...\\nA: ...\\n' per pair."""
-    with open(DATA_DIR / f"{split}.jsonl", encoding="utf-8") as handle:
+    path = DATA_DIR / f"{split}.jsonl"
+    if not path.is_file():
+        raise SystemExit(f"{path} is missing: extras/data ships with the extras; restore it "
+                         "(e.g. `git checkout -- extras/data`)")
+    with open(path, encoding="utf-8") as handle:
         pairs = [json.loads(line) for line in handle]
     return "".join(f"Q: {p['question']}\nA: {p['answer']}\n" for p in pairs)
 
@@ -112,6 +116,15 @@ def sample(model, prompt_ids: np.ndarray, new_tokens: int, vocab_size: int, itos
     return True, "".join(itos[int(i)] for i in ids)
 
 
+def checked_logits(logits, batch: np.ndarray, vocab_size: int) -> np.ndarray:
+    """Your model's logits as an array; a clear stop if they are not shaped (batch, seq, vocab)."""
+    out = to_numpy(logits)
+    if out.shape != (*batch.shape, vocab_size):
+        raise SystemExit(f"GPT returned logits of shape {out.shape} for token ids of shape {batch.shape}; "
+                         f"expected (batch, seq, vocab) = {(*batch.shape, vocab_size)}")
+    return out
+
+
 def import_gpt():
     """GPT from tinytorch.core.transformers, or from the older spelling tinytorch.core.transformer."""
     name = "tinytorch.core.transformers"
@@ -149,7 +162,7 @@ def main() -> int:
 
     def logits_of(x: np.ndarray) -> np.ndarray:
         with no_grad():
-            return to_numpy(model(Tensor(x))).astype(np.float64)
+            return checked_logits(model(Tensor(x)), x, vocab_size).astype(np.float64)
 
     rng = np.random.default_rng(args.seed)
     started, losses = time.perf_counter(), []

@@ -43,7 +43,11 @@ CONFIG = {
 
 def load_functions(split: str) -> list[str]:
     """The functions of one split (each ends with a newline)."""
-    text = (DATA_DIR / f"{split}.txt").read_text(encoding="utf-8")
+    path = DATA_DIR / f"{split}.txt"
+    if not path.is_file():
+        raise SystemExit(f"{path} is missing: extras/data ships with the extras; restore it "
+                         "(e.g. `git checkout -- extras/data`)")
+    text = path.read_text(encoding="utf-8")
     return [f.strip("\n") + "\n" for f in text.split("\n\n") if f.strip()]
 
 
@@ -91,6 +95,15 @@ def parses(code: str) -> bool:
     return True
 
 
+def checked_logits(logits, batch: np.ndarray, vocab_size: int) -> np.ndarray:
+    """Your model's logits as an array; a clear stop if they are not shaped (batch, seq, vocab)."""
+    out = to_numpy(logits)
+    if out.shape != (*batch.shape, vocab_size):
+        raise SystemExit(f"GPT returned logits of shape {out.shape} for token ids of shape {batch.shape}; "
+                         f"expected (batch, seq, vocab) = {(*batch.shape, vocab_size)}")
+    return out
+
+
 def import_gpt():
     """GPT from tinytorch.core.transformers, or from the older spelling tinytorch.core.transformer."""
     name = "tinytorch.core.transformers"
@@ -131,7 +144,7 @@ def main() -> int:
 
     def logits_of(x: np.ndarray) -> np.ndarray:
         with no_grad():
-            return to_numpy(model(Tensor(x)))
+            return checked_logits(model(Tensor(x)), x, vocab_size)
 
     rng = np.random.default_rng(args.seed)
     started, losses = time.perf_counter(), []

@@ -39,7 +39,11 @@ CONFIG = {
 
 def load_text(split: str) -> str:
     """One TinyTalks split as a single text stream: 'Q: ...\\nA: ...\\n' per pair."""
-    with open(DATA_DIR / f"{split}.jsonl", encoding="utf-8") as handle:
+    path = DATA_DIR / f"{split}.jsonl"
+    if not path.is_file():
+        raise SystemExit(f"{path} is missing: extras/data ships with the extras; restore it "
+                         "(e.g. `git checkout -- extras/data`)")
+    with open(path, encoding="utf-8") as handle:
         pairs = [json.loads(line) for line in handle]
     return "".join(f"Q: {p['question']}\nA: {p['answer']}\n" for p in pairs)
 
@@ -66,6 +70,15 @@ def mean_nll(logits: np.ndarray, targets: np.ndarray) -> float:
     z = z - z.max(axis=1, keepdims=True)
     log_probs = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
     return float(-log_probs[np.arange(len(z)), targets.reshape(-1)].mean())
+
+
+def checked_logits(logits, batch: np.ndarray, vocab_size: int) -> np.ndarray:
+    """Your model's logits as an array; a clear stop if they are not shaped (batch, seq, vocab)."""
+    out = to_numpy(logits)
+    if out.shape != (*batch.shape, vocab_size):
+        raise SystemExit(f"GPT returned logits of shape {out.shape} for token ids of shape {batch.shape}; "
+                         f"expected (batch, seq, vocab) = {(*batch.shape, vocab_size)}")
+    return out
 
 
 def import_gpt():
@@ -109,7 +122,7 @@ def main() -> int:
 
     def held_out_loss() -> float:
         with no_grad():
-            return mean_nll(to_numpy(model(Tensor(val_x))), val_y)
+            return mean_nll(checked_logits(model(Tensor(val_x)), val_x, vocab_size), val_y)
 
     initial = held_out_loss()
     print(f"Held-out loss before training: {initial:.3f}")

@@ -75,3 +75,13 @@ def test_quantization_that_forgets_the_scale_fails(run_extra, patched_submission
     reason = failed["int8_accuracy_cost"]
     assert reason.startswith("int8_accuracy_drop") and "allowed" in reason
     assert "prune_sparsity" not in failed
+
+
+def test_logits_of_the_wrong_shape_stop_with_a_clear_message(run_extra, patched_submission):
+    broken = patched_submission("flat_logits", {"core/transformers.py": [
+        ("        return logits\n", "        return logits.reshape(-1, self.vocab_size)  # BUG: flattened\n"),
+    ]})
+    result = run_extra("quickdemo", broken)
+    assert result.verdict == "crashed"
+    assert "GPT returned logits of shape" in result.run.stderr_tail
+    assert "expected (batch, seq, vocab)" in result.run.stderr_tail

@@ -35,3 +35,10 @@ def test_reference_generation_is_exactly_causal(run_extra):
     checks = checks_by_name(run_extra("text_generation"))
     assert checks["causal"].value == 0.0
     assert checks["beats_bigram_on_heldout"].value > 0.15
+
+
+def test_same_seed_same_metrics(run_extra):
+    """Graded twice, the same submission gets the same values (timings aside)."""
+    first, second = run_extra("quickdemo"), run_extra("quickdemo")
+    assert [c.value for c in first.checks] == [c.value for c in second.checks]
+    assert first.metrics["final_loss"] == second.metrics["final_loss"]
