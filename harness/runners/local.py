@@ -155,9 +155,6 @@ class _Watchdog:
             self._groups.discard(pgid)
             self._send(f"-{pgid}\n")
 
-    def pid(self) -> int | None:
-        return None if self._proc is None else self._proc.pid
-
     def _send(self, line: str) -> None:
         if self._proc is None or self._proc.poll() is not None or not self._write(line):
             self._start()  # tells the new watchdog every live group, this one included
