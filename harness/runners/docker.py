@@ -309,6 +309,8 @@ class DockerRunner:
         pump = _OutputPump(api.exec_start(exec_id, stream=True, demux=True))
         code = self._wait(api, exec_id, pump, start + job.budget.wall_seconds)
         result.wall_seconds = time.monotonic() - start
+        if self._cancelled.is_set():  # the script died because cancel() removed its container
+            raise SetupError("stopped: the harness was interrupted while this job ran")
         notes: list[str] = []
         if code is None:
             result.timed_out, result.signal = True, signal.SIGKILL

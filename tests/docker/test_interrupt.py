@@ -6,10 +6,12 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pytest
 
+from harness.runners.base import Budget, Job
 from tests.docker.engine import containers_of
 
 pytestmark = pytest.mark.docker
@@ -97,4 +99,27 @@ def test_an_interrupted_batch_cancels_its_containers_and_starts_no_more(docker_r
                      on_error=lambda job, exc: None, on_result=on_result, cancel=docker_runner.cancel)
     assert time.monotonic() - began < 60, "the sleeping containers were not stopped"
     assert len(started) <= 3, f"queued jobs kept starting: {started}"
+    assert containers_of(docker_runner.run_id) == []
+
+
+def test_cancel_stops_the_running_job_and_starts_no_more(docker_runner, tmp_path):
+    (tmp_path / "extras").mkdir()
+    (tmp_path / "extras" / "sleep.py").write_text("import time\ntime.sleep(300)\n")
+    (tmp_path / "submission" / "tinytorch").mkdir(parents=True)
+    (tmp_path / "submission" / "tinytorch" / "__init__.py").write_text("")
+    job = Job(job_id="s/sleep", criterion_id="sleep", script="sleep.py", extras_dir=tmp_path / "extras",
+              submission_dir=tmp_path / "submission", budget=Budget(wall_seconds=120))
+    results = []
+    worker = threading.Thread(target=lambda: results.append(docker_runner.run(job)))
+    worker.start()
+    assert _wait_for(lambda: len(containers_of(docker_runner.run_id)) == 1, 30)
+    time.sleep(1.0)
+    cancelled_at = time.monotonic()
+    docker_runner.cancel()
+    worker.join(20)
+    assert not worker.is_alive() and time.monotonic() - cancelled_at < 10
+    (stopped,) = results
+    assert stopped.infra_error.startswith("stopped: the harness was interrupted while this job ran")
+    refused = docker_runner.run(job)
+    assert refused.infra_error == "not run: the harness was interrupted before this job started"
     assert containers_of(docker_runner.run_id) == []
