@@ -22,7 +22,9 @@ def shared_datasets() -> Path:
     """The real datasets beside the checkout (../shared/datasets)."""
     path = SHARED_DIR / "datasets"
     if not path.is_dir():
-        pytest.fail(f"real datasets not found at {path}: set HARNESS_SHARED_DIR to the folder holding datasets/")
+        pytest.fail(
+            f"real datasets not found at {path}: set HARNESS_SHARED_DIR to the folder that holds datasets/"
+        )
     return path
 
 
