@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -15,20 +14,11 @@ from harness.runners.local import LocalRunner
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="session")
-def mnist_cache(tmp_path_factory, shared_datasets):
-    """$HARNESS_DATA pointed at a session cache holding the real MNIST (imported once)."""
-    from harness.datasets.store import import_from
-
-    root = tmp_path_factory.mktemp("harness-data")
-    previous = os.environ.get("HARNESS_DATA")
-    os.environ["HARNESS_DATA"] = str(root)
-    import_from("mnist", shared_datasets / "mnist")
-    yield root
-    if previous is None:
-        os.environ.pop("HARNESS_DATA", None)
-    else:
-        os.environ["HARNESS_DATA"] = previous
+@pytest.fixture
+def mnist_cache(dataset_cache, monkeypatch):
+    """$HARNESS_DATA pointed at the session cache holding the real MNIST (see tests/conftest.py)."""
+    monkeypatch.setenv("HARNESS_DATA", str(dataset_cache))
+    return dataset_cache
 
 
 @pytest.fixture
