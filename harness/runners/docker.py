@@ -70,9 +70,10 @@ fi >&2
 exec tar -C /out -cf - .
 """
 _USAGE_LINE = re.compile(r"^usage (peak_bytes|cpu_ns|cpu_us|oom_kill) (\d+)$")
+# The backend registry adds the `--backend local` alternative to these messages.
 NO_ENGINE_HELP = (
-    "Start one (Linux: `sudo dockerd &` or `sudo systemctl start docker`; macOS/Windows: start "
-    "Docker Desktop), or run with `--backend local` (convenient, but not a security boundary)."
+    "start one (Linux: `sudo dockerd &` or `sudo systemctl start docker`; macOS/Windows: start "
+    "Docker Desktop)"
 )
 
 
@@ -187,7 +188,7 @@ class DockerRunner:
                 client = docker.from_env(timeout=60, max_pool_size=32)
                 self._engine_version = client.version().get("Version", "")
             except docker.errors.DockerException as exc:
-                raise SetupError(f"no Docker engine reachable ({exc}). {NO_ENGINE_HELP}") from None
+                raise SetupError(f"no Docker engine reachable ({exc}): {NO_ENGINE_HELP}") from None
             try:
                 self._image = self._resolve_image(client)
             except SetupError:
@@ -215,7 +216,7 @@ class DockerRunner:
             raise SetupError(str(exc)) from None
         if image is None:
             raise SetupError("no grading image built from this tree: run `harness image build` "
-                             "(offline: see docs/docker.md), or use `--backend local`")
+                             "(offline: see docs/docker.md)")
         return image
 
     def available(self) -> tuple[bool, str]:
