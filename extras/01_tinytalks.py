@@ -13,6 +13,7 @@ it), which a 2-layer model trained for a minute only sometimes forms.
 
 Measured (numpy, from your model's logits):
 - `exact_answer_rate`: share of held-out questions answered exactly;
+- `train_exact_answer_rate`: the same for 84 questions it was trained on (recall);
 - `heldout_gain_over_bigram`: how many nats per character the model beats a bigram model
   counted from the training conversations, on held-out conversations.
 
@@ -35,6 +36,7 @@ from _harness.common import parse_args, seed_everything, to_numpy
 DATA_DIR = Path(__file__).resolve().parent / "data" / "tinytalks"
 MAX_ANSWER_CHARS = 32
 CONTEXT = "Q: how are you?\nA: i am fine, thank you.\n"
+RECALL_SAMPLE = 84  # training questions asked back: did the model learn what it was shown?
 
 CONFIG = {
     "full": dict(embed_dim=64, num_layers=2, num_heads=4, seq_len=64, batch_size=32, steps=1200, lr=3e-3),
@@ -125,6 +127,14 @@ def import_gpt():
     return importlib.import_module(name).GPT
 
 
+def answer(logits_of, pairs: list[dict], stoi: dict, chars: list[str], seq_len: int) -> list[str]:
+    """Greedy answers to each pair's question, asked after one known exchange (mid-conversation)."""
+    texts = [f"{CONTEXT}Q: {p['question']}\nA: " for p in pairs]
+    prompts = [np.array([stoi[c] for c in text], dtype=np.int64) for text in texts]
+    decoded = greedy_answers(logits_of, prompts, stoi["\n"], seq_len)
+    return ["".join(chars[i] for i in ids).split("\n")[0] for ids in decoded]
+
+
 def main() -> int:
     args = parse_args(__doc__.splitlines()[0])
     seed_everything(args.seed)
@@ -176,10 +186,11 @@ def main() -> int:
     bigram = bigram_nll(train_ids, val_x, val_y, vocab_size)
     print(f"Held-out loss {heldout:.3f} nats/char vs counted bigram {bigram:.3f}.")
 
-    # Each question follows one known exchange, so it reads like the middle of a conversation.
-    prompts = [np.array([stoi[c] for c in f"{CONTEXT}Q: {p['question']}\nA: "], dtype=np.int64) for p in test]
-    decoded = greedy_answers(logits_of, prompts, stoi["\n"], t)
-    answers = ["".join(chars[i] for i in ids).split("\n")[0] for ids in decoded]
+    shown = train[:RECALL_SAMPLE]
+    recalls = answer(logits_of, shown, stoi, chars, t)
+    recalled = [got == p["answer"] for got, p in zip(recalls, shown, strict=True)]
+    print(f"Training questions answered exactly: {sum(recalled)}/{len(recalled)}")
+    answers = answer(logits_of, test, stoi, chars, t)
     correct = [got == p["answer"] for got, p in zip(answers, test, strict=True)]
     by_category = defaultdict(list)
     for ok, p in zip(correct, test, strict=True):
@@ -193,6 +204,7 @@ def main() -> int:
     print(f"Exact answers: {sum(correct)}/{len(correct)} = {rate:.1%}")
 
     metrics.report("exact_answer_rate", rate)
+    metrics.report("train_exact_answer_rate", float(np.mean(recalled)))
     metrics.report("heldout_loss", heldout)
     metrics.report("bigram_heldout_loss", bigram)
     metrics.report("heldout_gain_over_bigram", bigram - heldout)
