@@ -1,4 +1,4 @@
-"""Shared test fixtures: paths to the repository and to ../shared."""
+"""Shared test fixtures: paths to the repository and to ../shared, and the Docker engine gate."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.docker_support import require_docker
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = Path(os.environ.get("HARNESS_SHARED_DIR", REPO_ROOT.parent / "shared")).resolve()
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 @pytest.fixture(scope="session")
@@ -49,3 +50,17 @@ def dataset_cache(tmp_path_factory, shared_datasets) -> Path:
                 if status.state != "verified":
                     import_from(status.name, shared_datasets / status.name)
         yield root
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    """A connected DockerRunner; fails (CI=true) or skips (elsewhere) when no engine or grading image."""
+    return require_docker()
+
+
+@pytest.fixture
+def docker_runner(docker_engine):
+    """A fresh DockerRunner (own run id, so its containers can be listed by label)."""
+    from harness.runners.docker import DockerRunner
+
+    return DockerRunner()

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from harness.runners.base import Budget, Job
-from tests.docker.engine import containers_of
+from tests.docker_support import containers_of
 
 pytestmark = pytest.mark.docker
 

@@ -7,8 +7,8 @@ import signal
 import pytest
 
 from harness.runners.base import Budget
-from tests.docker.engine import containers_of
 from tests.docker.probe import run_probe, seen
+from tests.docker_support import containers_of
 
 pytestmark = pytest.mark.docker
 

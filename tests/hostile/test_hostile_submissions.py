@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from tests.docker.engine import containers_of
+from tests.docker_support import containers_of
 from tests.hostile.project import GOOD_PACKAGE, MEMORY_MIB, WALL_SECONDS, HostileProject
 
 pytestmark = pytest.mark.docker

@@ -1,20 +1,23 @@
-"""The engine gate shared by tests/docker and tests/hostile: fail loudly in CI, skip elsewhere."""
+"""The one Docker engine gate for every test folder: fail loudly in CI, skip elsewhere.
+
+Used by the ``docker_engine`` and ``docker_runner`` fixtures in ``tests/conftest.py`` (shared by
+tests/docker, tests/hostile and the docker half of tests/harness/test_verdicts.py). The docker SDK
+and the docker runner are imported only when a test asks for the engine.
+"""
 
 from __future__ import annotations
 
 import os
 
-import docker
 import pytest
-
-from harness.runners.docker import DockerRunner
-from harness.runners.docker_cleanup import LABEL_RUN
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def require_docker() -> DockerRunner:
+def require_docker():
     """A DockerRunner whose engine and grading image are up; otherwise fail in CI, skip locally."""
+    from harness.runners.docker import DockerRunner
+
     runner = DockerRunner()
     ok, why = runner.available()
     if not ok:
@@ -28,6 +31,10 @@ def require_docker() -> DockerRunner:
 
 def containers_of(run_id: str) -> list[dict]:
     """Every container (running or not) labelled with this run id."""
+    import docker
+
+    from harness.runners.docker_cleanup import LABEL_RUN
+
     client = docker.from_env()
     try:
         return client.api.containers(all=True, filters={"label": f"{LABEL_RUN}={run_id}"})
