@@ -30,10 +30,12 @@ def budget(wall_seconds=20, memory_mib=1024, cpus=1):
 
 
 class FakeProject:
-    """A folder with extras/, criteria/ and a submission, plus a way to grade them locally."""
+    """A folder with extras/, criteria/ and a submission, plus a way to grade them with ``runner``
+    (a fresh LocalRunner per grade when None)."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, runner=None):
         self.root = root
+        self.runner = runner
         self.extras = root / "extras"
         self.criteria = root / "criteria"
         self.extras.mkdir()
@@ -74,8 +76,11 @@ class FakeProject:
     def grade(self, *, jobs=1, profile="full", include_hidden=False, submissions=None, on_result=None):
         criteria = list(load_all(self.criteria).values())
         subs = submissions or [Submission("student", self.submission)]
-        return run_checks(criteria, subs, runner=LocalRunner(), extras_dir=self.extras, profile=profile,
-                          jobs=jobs, include_hidden=include_hidden, on_result=on_result)
+        runner = self.runner or LocalRunner()
+        report = run_checks(criteria, subs, runner=runner, extras_dir=self.extras, profile=profile,
+                            jobs=jobs, include_hidden=include_hidden, on_result=on_result)
+        assert report.provenance.backend == runner.name  # graded by the backend under test
+        return report
 
     def extra(self, extra_id: str, **kwargs):
         """Grade and return the single ExtraResult of ``extra_id``."""
@@ -90,3 +95,17 @@ class FakeProject:
 @pytest.fixture
 def project(tmp_path) -> FakeProject:
     return FakeProject(tmp_path)
+
+
+@pytest.fixture(params=["local", pytest.param("docker", marks=pytest.mark.docker)])
+def runner(request):
+    """Each backend in turn. docker: the session's engine gate (fails with CI=true, else skips),
+    and after the test no container of this runner may be left."""
+    if request.param == "local":
+        yield LocalRunner()
+        return
+    from tests.docker_support import containers_of
+
+    docker = request.getfixturevalue("docker_engine")
+    yield docker
+    assert containers_of(docker.run_id) == [], "a container outlived its job"

@@ -1,4 +1,9 @@
-"""Every verdict category end to end (local backend, fake extras), with the exact reason text."""
+"""Every verdict category end to end (fake extras), with the exact reason text, on both backends.
+
+Each test runs once with the local backend and once with docker (``runner`` in conftest.py: in CI a
+missing engine fails, elsewhere the docker half is skipped with the reason). Where the backends
+legitimately differ, the category is the same and each backend's exact reason is asserted.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,13 @@ import numpy as np
 import pytest
 
 from harness import scoring
-from tests.harness.conftest import REPORT, budget
+from tests.harness.conftest import REPORT, FakeProject, budget
+
+
+@pytest.fixture
+def project(tmp_path, runner) -> FakeProject:
+    """The fake project graded by the backend under test."""
+    return FakeProject(tmp_path, runner)
 
 
 def test_pass_reports_metric_value_and_full_points(project):
@@ -71,13 +82,19 @@ def test_infinite_loop_is_killed_at_the_wall_budget(project):
     assert extra.checks[0].reason == "not evaluated: killed after 1 s budget"
 
 
-def test_allocation_loop_is_out_of_memory(project):
+def test_allocation_loop_is_out_of_memory(project, runner):
     script = "chunks = []\nwhile True:\n    chunks.append(bytearray(16 * 1024 * 1024))\n"
     project.add("hog", script, full=budget(memory_mib=256))
     extra = project.extra("hog")
     assert (extra.verdict, extra.reason) == ("out_of_memory", "exceeded 256 MiB")
     assert extra.run.oom_killed and not extra.run.timed_out
     assert extra.run.peak_rss_mib < 300
+    if runner.name == "local":  # RLIMIT_AS: the allocation fails inside Python
+        assert (extra.run.exit_code, extra.run.signal) == (1, None)
+        assert extra.run.stderr_tail.rstrip().endswith("MemoryError")
+    else:  # the memory cgroup: the kernel's OOM killer SIGKILLs the script, which prints nothing
+        assert (extra.run.exit_code, extra.run.signal) == (None, 9)
+        assert "MemoryError" not in extra.run.stderr_tail
 
 
 def test_exception_is_crashed_with_last_traceback_line(project):
@@ -92,6 +109,18 @@ def test_abort_is_crashed_by_signal(project):
     extra = project.extra("abort")
     assert (extra.verdict, extra.reason) == ("crashed", "killed by SIGABRT: no error output")
     assert extra.run.signal == 6
+
+
+def test_exit_code_above_128_is_read_as_a_signal_by_docker_only(project, runner):
+    # docker reports death by signal N as exit code 128+N, so sys.exit(137) looks like SIGKILL
+    # there (docs/docker.md); no OOM kill happened, so it stays crashed, not out_of_memory.
+    project.add("exit137", "import sys\nsys.exit(137)\n")
+    extra = project.extra("exit137")
+    expected = {"local": ((137, None), "exit code 137: no error output"),
+                "docker": ((None, 9), "killed by SIGKILL: no error output")}[runner.name]
+    assert (extra.run.exit_code, extra.run.signal) == expected[0]
+    assert (extra.verdict, extra.reason) == ("crashed", expected[1])
+    assert not extra.run.oom_killed
 
 
 def test_clean_exit_without_metrics_fails_each_check(project):
@@ -142,15 +171,14 @@ def test_50_mb_of_stdout_keeps_head_and_tail_only(project):
     assert len(extra.run.stdout_tail) <= 4000
 
 
-def test_runner_output_capture_keeps_head_marker_and_tail(project):
+def test_runner_output_capture_keeps_head_marker_and_tail(project, runner):
     from harness.runners.base import Budget, Job
-    from harness.runners.local import LocalRunner
 
     (project.extras / "spam.py").write_text(
         "import sys\nprint('FIRST LINE')\nline = b'z' * 1023 + b'\\n'\n"
         "for _ in range(50 * 1024):\n    sys.stdout.buffer.write(line)\nprint('LAST LINE')\n")
     job = Job("s/spam", "spam", "spam.py", project.extras, project.submission, budget=Budget(wall_seconds=60))
-    run = LocalRunner().run(job)
+    run = runner.run(job)
     shutil.rmtree(run.out_dir)
     assert run.exit_code == 0
     assert run.stdout.startswith("FIRST LINE\n")
