@@ -21,12 +21,21 @@ if ((${#missing[@]})); then
 fi
 
 if ! docker info >/dev/null 2>&1; then
+  # A daemon killed without cleanup (e.g. the previous session's processes were ended) leaves its
+  # pid files behind, and dockerd then refuses to start: remove those whose process is gone.
+  for pidfile in /var/run/docker.pid /var/run/docker/containerd/containerd.pid; do
+    if [ -f "$pidfile" ] && ! kill -0 "$(cat "$pidfile" 2>/dev/null)" 2>/dev/null; then
+      say "removing stale $pidfile"
+      rm -f "$pidfile"
+    fi
+  done
   say "starting dockerd (log: $DOCKERD_LOG)"
   nohup dockerd >"$DOCKERD_LOG" 2>&1 &
+  dockerd_pid=$!
   waited=0
   until docker info >/dev/null 2>&1; do
-    if ((waited >= READY_TIMEOUT)); then
-      echo "error: dockerd did not become ready within ${READY_TIMEOUT}s; last lines of $DOCKERD_LOG:" >&2
+    if ! kill -0 "$dockerd_pid" 2>/dev/null || ((waited >= READY_TIMEOUT)); then
+      echo "error: dockerd exited or did not become ready within ${READY_TIMEOUT}s; last lines of $DOCKERD_LOG:" >&2
       tail -n 40 "$DOCKERD_LOG" >&2 || true
       exit 1
     fi
