@@ -12,7 +12,11 @@ model never saw needs an "induction head" (one head finds the earlier name, the 
 it), which a 2-layer model trained for a minute only sometimes forms.
 
 Measured (numpy, from your model's logits):
-- `exact_answer_rate`: share of held-out questions answered exactly;
+- `exact_answer_rate`: share of held-out questions answered exactly. The held-out answers are not
+  in extras/data: this script writes its answers (`tinytalks_test_answers.npy`) and the grader
+  compares them with its answer key (criteria/references/, never shown to the script), ignoring
+  case and extra whitespace. Run directly from a clone, the script prints its own estimate;
+
 - `train_exact_answer_rate`: the same for 84 questions it was trained on (recall);
 - `heldout_gain_over_bigram`: how many nats per character the model beats a bigram model
   counted from the training conversations, on held-out conversations.
@@ -34,6 +38,8 @@ from _harness import metrics
 from _harness.common import parse_args, seed_everything, to_numpy
 
 DATA_DIR = Path(__file__).resolve().parent / "data" / "tinytalks"
+# The host's answer key: reachable from a clone of the repo, never inside the grading sandbox.
+ANSWER_KEY = Path(__file__).resolve().parents[1] / "criteria" / "references" / "tinytalks_test_answers.json"
 MAX_ANSWER_CHARS = 32
 CONTEXT = "Q: how are you?\nA: i am fine, thank you.\n"
 RECALL_SAMPLE = 84  # training questions asked back: did the model learn what it was shown?
@@ -135,6 +141,28 @@ def answer(logits_of, pairs: list[dict], stoi: dict, chars: list[str], seq_len: 
     return ["".join(chars[i] for i in ids).split("\n")[0] for ids in decoded]
 
 
+def print_own_estimate(test: list[dict], answers: list[str]) -> None:
+    """With the answer key at hand (a clone of the repo), print the exact-answer rate by category.
+
+    Only a printout: under the harness the key is not there and the host scores the artifact."""
+    if not ANSWER_KEY.is_file():
+        print("Exact answers: scored by the grader (its answer key is not available here).")
+        return
+    expected = json.loads(ANSWER_KEY.read_text(encoding="utf-8"))
+    if len(expected) != len(answers):
+        print(f"Exact answers: {ANSWER_KEY} does not match the test split; not estimated.")
+        return
+    same = [" ".join(a.split()).lower() == " ".join(e.split()).lower()
+            for a, e in zip(answers, expected, strict=True)]
+    by_category = defaultdict(list)
+    for ok, p in zip(same, test, strict=True):
+        by_category[p["category"]].append(ok)
+    for category, oks in sorted(by_category.items()):
+        print(f"  {category:<10} {sum(oks)}/{len(oks)} exact")
+    print(f"Exact answers (own estimate; the grader computes its own): {sum(same)}/{len(same)} "
+          f"= {np.mean(same):.1%}")
+
+
 def main() -> int:
     args = parse_args(__doc__.splitlines()[0])
     seed_everything(args.seed)
@@ -149,7 +177,7 @@ def main() -> int:
     train, val, test = load_pairs("train"), load_pairs("val"), load_pairs("test")
     train_text = "".join(as_text(p) for p in train)
     val_text = "".join(as_text(p) for p in val)
-    chars = sorted(set(train_text + val_text + "".join(as_text(p) for p in test)))
+    chars = sorted(set(train_text + val_text + "".join(p["question"] for p in test)))
     stoi = {c: i for i, c in enumerate(chars)}
     vocab_size = len(chars)
     train_ids = np.array([stoi[c] for c in train_text], dtype=np.int64)
@@ -191,29 +219,18 @@ def main() -> int:
     recalled = [got == p["answer"] for got, p in zip(recalls, shown, strict=True)]
     print(f"Training questions answered exactly: {sum(recalled)}/{len(recalled)}")
     answers = answer(logits_of, test, stoi, chars, t)
-    correct = [got == p["answer"] for got, p in zip(answers, test, strict=True)]
-    by_category = defaultdict(list)
-    for ok, p in zip(correct, test, strict=True):
-        by_category[p["category"]].append(ok)
-    print("Held-out questions:")
-    for p, got, ok in list(zip(test, answers, correct, strict=True))[:8]:
-        print(f"  {'ok ' if ok else 'NO '} Q: {p['question']:<36} A: {got!r}")
-    for category, oks in sorted(by_category.items()):
-        print(f"  {category:<10} {sum(oks)}/{len(oks)} exact")
-    rate = float(np.mean(correct))
-    print(f"Exact answers: {sum(correct)}/{len(correct)} = {rate:.1%}")
+    print("Held-out questions (the grader scores these answers):")
+    for p, got in list(zip(test, answers, strict=True))[:8]:
+        print(f"  Q: {p['question']:<36} A: {got!r}")
+    print_own_estimate(test, answers)
 
-    metrics.report("exact_answer_rate", rate)
+    metrics.artifact("tinytalks_test_answers.npy", np.array(answers, dtype=str))
     metrics.report("train_exact_answer_rate", float(np.mean(recalled)))
     metrics.report("heldout_loss", heldout)
     metrics.report("bigram_heldout_loss", bigram)
     metrics.report("heldout_gain_over_bigram", bigram - heldout)
     metrics.report("train_seconds", train_seconds)
     metrics.series("train_loss", losses)
-    metrics.write_json("answers.json", [
-        {"question": p["question"], "expected": p["answer"], "answer": got, "exact": ok}
-        for p, got, ok in zip(test, answers, correct, strict=True)
-    ])
     return 0
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from harness.criteria import Criterion
-from harness.provenance import combined_hash, file_hash, tree_hash
+from harness.provenance import combined_hash, criterion_file_hash, file_hash, tree_hash
 from harness.report.model import ExtraResult
 from harness.report.writer import atomic_write_text
 
@@ -28,7 +28,7 @@ class CacheKey:
     """Everything one extra's result depends on."""
 
     submission_hash: str  # tree hash of the submission's tinytorch/
-    criterion_hash: str  # the criterion file, its script, the extras' helpers, the harness version
+    criterion_hash: str  # criterion file + answer keys, its script, the extras' helpers, harness version
     backend: str  # backend name and image id
     profile: str
     seed: int
@@ -38,7 +38,7 @@ def criterion_hash(criterion: Criterion, extras_dir: Path, harness_version: str)
     """What can change one extra's verdict besides the submission: YAML, script, helpers, harness."""
     extras_dir = Path(extras_dir)
     parts = {"harness": harness_version,
-             "criterion": file_hash(criterion.source) if criterion.source else criterion.model_dump_json()}
+             "criterion": criterion_file_hash(criterion) if criterion.source else criterion.model_dump_json()}
     script = extras_dir / criterion.script
     parts["script"] = file_hash(script) if script.is_file() else "missing"
     helpers = extras_dir / "_harness"

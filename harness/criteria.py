@@ -185,6 +185,7 @@ class Check(_Strict):
     scorer: str | None = None
     artifact: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+$")
     labels: str | None = Field(default=None, pattern=r"^[a-z0-9_]+:[a-z0-9_]+$")
+    reference: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+\.json$")
     rule: Rule
     profile_rules: dict[str, Rule] = {}
     partial: Partial | None = None
@@ -194,16 +195,13 @@ class Check(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Check:
-        artifact_fields = {"scorer": self.scorer, "artifact": self.artifact, "labels": self.labels}
+        artifact_fields = {"scorer": self.scorer, "artifact": self.artifact, "labels": self.labels,
+                           "reference": self.reference}
         if self.source == "artifact":
-            missing = [k for k, v in artifact_fields.items() if v is None]
-            if missing:
-                raise PydanticCustomError(
-                    "artifact_fields", "source: artifact needs {missing}", {"missing": ", ".join(missing)}
-                )
+            _check_scorer_inputs(self)
         elif any(v is not None for v in artifact_fields.values()):
             raise PydanticCustomError(
-                "artifact_fields", "scorer/artifact/labels are only for source: artifact", {}
+                "artifact_fields", "scorer/artifact/labels/reference are only for source: artifact", {}
             )
         for profile in self.profile_rules:
             if profile not in PROFILE_NAMES:
@@ -219,6 +217,29 @@ class Check(_Strict):
 
     def rule_for(self, profile: str) -> Rule:
         return self.profile_rules.get(profile, self.rule)
+
+
+def _check_scorer_inputs(check: Check) -> None:
+    """An artifact check names its scorer and artifact, plus exactly what the scorer compares with:
+    ``labels`` (accuracy), a ``reference`` file (exact_match) or nothing (parse_rate)."""
+    from harness.scoring import SCORER_NEEDS  # the registry; imported late (scoring needs numpy)
+
+    needs = SCORER_NEEDS.get(check.scorer, "labels") if check.scorer else "labels"
+    required = ["scorer", "artifact"] + ([needs] if needs else [])
+    missing = [k for k in required if getattr(check, k) is None]
+    if missing:
+        raise PydanticCustomError(
+            "artifact_fields", "source: artifact needs {missing}", {"missing": ", ".join(missing)}
+        )
+    if check.scorer not in SCORER_NEEDS:
+        return  # unknown scorer: `harness validate` names it; no more to say about its inputs
+    extra = [k for k in ("labels", "reference") if k != needs and getattr(check, k) is not None]
+    if extra:
+        wants = {"labels": "held-out labels", "reference": "a reference file", None: "nothing"}[needs]
+        raise PydanticCustomError(
+            "artifact_fields", "scorer {scorer} compares with {wants}; remove {extra}",
+            {"scorer": check.scorer, "wants": wants, "extra": ", ".join(extra)},
+        )
 
 
 def _check_partial(floor: float, rule: Rule, where: str) -> None:
@@ -348,6 +369,7 @@ _PATTERN_HELP = {
     "script": "a file name in extras/ ending in .py (no directories)",
     "artifact": "a plain file name such as predictions.npy (no directories)",
     "labels": "dataset:split, e.g. mnist:test",
+    "reference": "a plain .json file name in criteria/references/, e.g. tinytalks_test_answers.json",
 }
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from harness import __version__
 from harness.criteria import Criterion
-from harness.provenance import combined_hash, file_hash, machine_info, tree_hash
+from harness.provenance import combined_hash, criterion_file_hash, machine_info, tree_hash
 from harness.report.model import ExtraResult, Provenance, Report, SubmissionResult, worst
 from harness.runners.base import Budget, Job, Runner, RunResult
 from harness.scheduler import run_parallel
@@ -135,7 +135,7 @@ def summarize(submission: Submission, extras: list[ExtraResult]) -> SubmissionRe
 def make_provenance(criteria: list[Criterion], runner: Runner, *, profile: str, seed: int,
                     include_hidden: bool) -> Provenance:
     """What the report's grades depend on: backend and image, criteria file hashes, seed, machine."""
-    criteria_hashes = {c.id: file_hash(c.source) if c.source else "unknown" for c in criteria}
+    criteria_hashes = {c.id: criterion_file_hash(c) for c in criteria}
     described = runner.describe()
     return Provenance(
         backend=described.get("backend", runner.name), image_id=described.get("image_id"),

@@ -26,6 +26,23 @@ def file_hash(path: Path) -> str:
     return "sha256:" + sha256_file(path)
 
 
+def criterion_file_hash(criterion) -> str:
+    """The criterion's YAML file hash; combined with its answer keys (criteria/references/) when it
+    names any, since a changed key changes grades. "unknown" for a criterion not loaded from a file."""
+    if criterion.source is None:
+        return "unknown"
+    yaml_hash = file_hash(criterion.source)
+    names = sorted({c.reference for c in criterion.checks if getattr(c, "reference", None)})
+    if not names:
+        return yaml_hash
+    references = Path(criterion.source).parent / "references"
+    parts = {"criterion": yaml_hash}
+    for name in names:
+        path = references / name
+        parts[f"reference:{name}"] = file_hash(path) if path.is_file() else "missing"
+    return combined_hash(parts)
+
+
 def combined_hash(named_hashes: dict[str, str]) -> str:
     """One hash over ``name -> hash`` pairs, independent of their order."""
     digest = hashlib.sha256()

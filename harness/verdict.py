@@ -86,11 +86,23 @@ def _credit(check: Check, profile: str, value: float) -> float:
     return min(max(fraction, 0.0), 1.0)
 
 
-def _value_for(check: Check, run: RunResult, parsed: ParsedMetrics):
+def references_dir(criterion: Criterion) -> Path | None:
+    """``references/`` beside the criterion's YAML: host-only answer keys, never mounted."""
+    return None if criterion.source is None else Path(criterion.source).parent / "references"
+
+
+def _value_for(check: Check, run: RunResult, parsed: ParsedMetrics, references: Path | None = None):
     """(value, None) or (None, (verdict, reason)) for the check's metric."""
     if check.source == "artifact":
+        reference = None
+        if check.reference is not None:
+            if references is None:
+                return None, ("not_gradable", f"{check.metric}: reference {check.reference} has no "
+                                              "criteria folder to be found in")
+            reference = references / check.reference
         try:
-            return score_artifact(check.scorer, run.out_dir, check.artifact, check.labels), None
+            return score_artifact(check.scorer, run.out_dir, check.artifact, check.labels,
+                                  reference=reference), None
         except ArtifactProblem as exc:
             return None, ("failed", f"{check.metric}: {exc}")
         except ScoringUnavailable as exc:
@@ -105,12 +117,13 @@ def _value_for(check: Check, run: RunResult, parsed: ParsedMetrics):
     return None, ("failed", why)
 
 
-def judge_check(check: Check, profile: str, run: RunResult, parsed: ParsedMetrics) -> CheckResult:
-    """One check of a run that completed normally."""
+def judge_check(check: Check, profile: str, run: RunResult, parsed: ParsedMetrics,
+                references: Path | None = None) -> CheckResult:
+    """One check of a run that completed normally (``references``: where reference files live)."""
     rule = check.rule_for(profile)
     base = dict(name=check.name, metric=check.metric, rule=rule.describe(), max_score=check.points,
                 visibility=check.visibility, explain=check.explain)
-    value, problem = _value_for(check, run, parsed)
+    value, problem = _value_for(check, run, parsed, references)
     if problem is not None:
         return CheckResult(**base, verdict=problem[0], reason=problem[1], score=0.0)
     miss = rule.miss_reason(check.metric, value)
@@ -157,7 +170,7 @@ def judge(criterion: Criterion, profile: str, run: RunResult | None, submission_
         results = [_not_run(c, profile, *failure) for c in checks]
         return ExtraResult(**head, verdict=failure[0], reason=failure[1], score=0.0, metrics=metrics,
                            series=parsed.series, problems=parsed.problems(), checks=results)
-    results = [judge_check(c, profile, run, parsed) for c in checks]
+    results = [judge_check(c, profile, run, parsed, references_dir(criterion)) for c in checks]
     for check, result in zip(checks, results, strict=True):
         if check.source == "artifact" and result.value is not None:
             metrics[check.metric] = result.value

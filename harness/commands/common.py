@@ -110,6 +110,7 @@ def select(criteria: dict[str, Criterion], names: list[str], everything: bool) -
 def cross_check(criterion: Criterion, extras_dir: Path) -> list[str]:
     """Problems only visible beside the YAML: a missing script, an unknown scorer or dataset."""
     from harness.scoring import SCORERS
+    from harness.verdict import references_dir
 
     problems = []
     if not (Path(extras_dir) / criterion.script).is_file():
@@ -118,6 +119,11 @@ def cross_check(criterion: Criterion, extras_dir: Path) -> list[str]:
         if check.scorer is not None and check.scorer not in SCORERS:
             problems.append(f"{criterion.where('checks', i, 'scorer')}: unknown scorer {check.scorer!r}; "
                             f"expected one of {'|'.join(sorted(SCORERS))}")
+        references = references_dir(criterion)
+        if check.reference is not None and references is not None \
+                and not (references / check.reference).is_file():
+            problems.append(f"{criterion.where('checks', i, 'reference')}: {check.reference} not found in "
+                            f"{references} (reference files live beside the criteria, never in extras/)")
     known = _known_datasets()
     if known is not None:
         for i, name in enumerate(criterion.datasets):

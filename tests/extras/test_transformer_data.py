@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-DATA = Path(__file__).resolve().parents[2] / "extras" / "data"
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / "extras" / "data"
+ANSWER_KEY = REPO / "criteria" / "references" / "tinytalks_test_answers.json"
 
 
 def load_generator(name: str):
@@ -24,18 +26,33 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 def test_tinytalks_files_match_their_generator():
-    built = load_generator("tinytalks").build()
+    generator = load_generator("tinytalks")
+    built = generator.build()
     for split, rows in built.items():
-        expected = [{k: row[k] for k in ("category", "question", "answer")} for row in rows]
+        fields = ("category", "question") if split == "test" else ("category", "question", "answer")
+        expected = [{k: row[k] for k in fields} for row in rows]
         assert read_jsonl(DATA / "tinytalks" / f"{split}.jsonl") == expected, split
+    # the test answers live only in the host's answer key, byte for byte what the generator writes
+    assert ANSWER_KEY.read_text(encoding="utf-8") == generator.answer_key_text(built["test"])
+    assert json.loads(ANSWER_KEY.read_text(encoding="utf-8")) == [row["answer"] for row in built["test"]]
+
+
+def test_tinytalks_test_answers_are_not_in_the_sandbox_data():
+    """extras/ is mounted into the sandbox; criteria/references/ is not."""
+    rows = read_jsonl(DATA / "tinytalks" / "test.jsonl")
+    assert all(set(row) == {"category", "question"} for row in rows)
+    answers = json.loads(ANSWER_KEY.read_text(encoding="utf-8"))
+    assert len(answers) == len(rows) == 42 and all(isinstance(a, str) and a for a in answers)
 
 
 def test_tinytalks_held_out_questions_are_new_but_answerable():
     train = read_jsonl(DATA / "tinytalks" / "train.jsonl")
     seen_questions = {row["question"] for row in train}
     seen_answers = {row["answer"] for row in train}
-    for split in ("val", "test"):
-        rows = read_jsonl(DATA / "tinytalks" / f"{split}.jsonl")
+    answers = json.loads(ANSWER_KEY.read_text(encoding="utf-8"))
+    test = [dict(row, answer=answer)
+            for row, answer in zip(read_jsonl(DATA / "tinytalks" / "test.jsonl"), answers, strict=True)]
+    for rows in (read_jsonl(DATA / "tinytalks" / "val.jsonl"), test):
         assert len(rows) >= 40
         for row in rows:
             assert row["question"] not in seen_questions, row

@@ -1,11 +1,14 @@
 """Generate the TinyTalks question/answer dataset (deterministic, stdlib only).
 
 Run from anywhere: ``python extras/data/tinytalks/generate.py``. It rewrites
-``train.jsonl``, ``val.jsonl`` and ``test.jsonl`` next to this file; the output is
-byte-identical on every run (fixed seed, sorted inputs).
+``train.jsonl``, ``val.jsonl`` and ``test.jsonl`` next to this file, and the held-out answer
+key ``criteria/references/tinytalks_test_answers.json``; the output is byte-identical on every
+run (fixed seed, sorted inputs).
 
-Each line is ``{"category": ..., "question": ..., "answer": ...}``. Two kinds of
-patterns:
+Each line of train/val is ``{"category": ..., "question": ..., "answer": ...}``; test lines
+carry no answer (``{"category": ..., "question": ...}``): the answers, in the same order, are a
+JSON list of strings kept beside the criteria, which are never mounted into the sandbox, so the
+host scores the extra's answers (``scorer: exact_match``). Two kinds of patterns:
 - fact patterns (colours, opposites, animal sounds, counting, capitals): every fact
   is asked with several phrasings. A held-out pair always uses a fact the training
   split shows in another phrasing, and a phrasing the training split shows with
@@ -22,6 +25,7 @@ from pathlib import Path
 
 SEED = 2026
 HERE = Path(__file__).resolve().parent
+ANSWER_KEY = HERE.parents[2] / "criteria" / "references" / "tinytalks_test_answers.json"
 
 COLOURS = {
     "banana": "yellow", "lemon": "yellow", "grass": "green", "leaf": "green", "frog": "green",
@@ -165,13 +169,27 @@ def build(seed: int = SEED) -> dict[str, list[dict]]:
     return {"train": train, "val": held[:half], "test": held[half:]}
 
 
+def shipped_fields(split: str) -> tuple[str, ...]:
+    """The fields written to extras/data: the test split's answers stay on the host."""
+    return ("category", "question") if split == "test" else ("category", "question", "answer")
+
+
+def answer_key_text(test_rows: list[dict]) -> str:
+    """The host-only answer key: the test answers in order, one JSON list of strings."""
+    return json.dumps([row["answer"] for row in test_rows], indent=1) + "\n"
+
+
 def main() -> None:
-    for split, rows in build().items():
+    built = build()
+    for split, rows in built.items():
         path = HERE / f"{split}.jsonl"
         with open(path, "w", encoding="utf-8", newline="\n") as handle:
             for row in rows:
-                handle.write(json.dumps({k: row[k] for k in ("category", "question", "answer")}) + "\n")
+                handle.write(json.dumps({k: row[k] for k in shipped_fields(split)}) + "\n")
         print(f"{path.name}: {len(rows)} pairs")
+    ANSWER_KEY.parent.mkdir(parents=True, exist_ok=True)
+    ANSWER_KEY.write_text(answer_key_text(built["test"]), encoding="utf-8", newline="\n")
+    print(f"{ANSWER_KEY}: {len(built['test'])} answers")
 
 
 if __name__ == "__main__":
