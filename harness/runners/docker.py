@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import stat
 import tempfile
@@ -36,6 +35,7 @@ from harness.runners.base import Job, RunResult
 from harness.runners.capture import CappedText
 from harness.runners.docker_out import OutCopyError, extract_out
 from harness.runners.local import sandbox_env
+from harness.runners.watchdog import WATCHDOG, remove_dir
 
 SANDBOX_USER = "10001:10001"
 SANDBOX_PATH = "/opt/venv/bin:/usr/local/bin:/usr/bin:/bin"
@@ -265,12 +265,15 @@ class DockerRunner:
             result.infra_error = (f"stopped: the harness was interrupted while this job ran ({exc})"
                                   if self._cancelled.is_set() else
                                   f"docker backend failed while running {job.job_id}: {exc}")
+        except BaseException:  # e.g. Ctrl-C on the calling thread: no result, so no /out copy either
+            remove_dir(result.out_dir)
+            raise
         finally:
             if container_id is not None:
                 self._remove(client, container_id, result)
             result.finished_at = time.time()
         if result.infra_error and result.out_dir is not None:
-            shutil.rmtree(result.out_dir, ignore_errors=True)
+            remove_dir(result.out_dir)
             result.out_dir = None
         return result
 
@@ -375,11 +378,15 @@ class DockerRunner:
                     yield out
 
         out_dir = Path(tempfile.mkdtemp(prefix="harness-out-"))
+        WATCHDOG.add_dir(out_dir)  # removed by the watchdog if the harness dies before its caller does
         try:
             notes = [f"/out: {note}" for note in extract_out(tar_chunks(), out_dir, cap)]
         except OutCopyError as exc:
-            shutil.rmtree(out_dir, ignore_errors=True)
+            remove_dir(out_dir)
             notes = [str(exc)]
+        except BaseException:
+            remove_dir(out_dir)
+            raise
         else:
             result.out_dir = out_dir
         usage: dict[str, int] = {}

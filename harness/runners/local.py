@@ -3,7 +3,8 @@
 What it keeps of the sandbox: its own process group (the whole group is killed at the
 wall-clock budget, when the harness is interrupted, and by a watchdog process if the harness
 itself dies, even of SIGKILL), rlimits on address space, file size, core dumps and processes, a fresh
-work directory and ``/out`` directory, a scrubbed environment, stdin closed. What it cannot
+work directory and ``/out`` directory (removed even when the harness is interrupted or dies: see
+``harness.runners.watchdog``), a scrubbed environment, stdin closed. What it cannot
 keep: no network isolation, no read-only file system, the student's code runs as this user.
 RLIMIT_NPROC counts every process of the user (so the limit is "running now + pids budget") and
 does not apply to root at all, so it is not set there. RLIMIT_AS limits address space, not
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from harness.runners.base import Job, RunResult
 from harness.runners.capture import CappedReader
+from harness.runners.watchdog import WATCHDOG, remove_dir
 
 _MIB = 1024 * 1024
 _PRLIMIT = shutil.which("prlimit")
@@ -119,75 +121,6 @@ def _kill_group(pgid: int) -> None:
         pass
 
 
-# The watchdog: one small process per harness process. The harness writes "+PGID" when a job
-# starts and "-PGID" when its group is gone, on a pipe only the harness holds (never inherited by
-# jobs). End of file means the harness has exited, however it died (SIGKILL too): every group still
-# listed is killed then, so no job outlives the harness. Its own session keeps Ctrl-C off it.
-_WATCHDOG_SOURCE = """
-import os, signal, sys
-groups = set()
-for line in sys.stdin:
-    (groups.add if line[0] == "+" else groups.discard)(int(line[1:]))
-for pgid in groups:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except OSError:
-        pass
-"""
-
-
-class _Watchdog:
-    """Keeps the watchdog process told which job groups are alive; restarts it if it died."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._proc: subprocess.Popen | None = None
-        self._fd: int | None = None
-        self._groups: set[int] = set()
-
-    def add(self, pgid: int) -> None:
-        with self._lock:
-            self._groups.add(pgid)
-            self._send(f"+{pgid}\n")
-
-    def discard(self, pgid: int) -> None:
-        with self._lock:
-            self._groups.discard(pgid)
-            self._send(f"-{pgid}\n")
-
-    def _send(self, line: str) -> None:
-        if self._proc is None or self._proc.poll() is not None or not self._write(line):
-            self._start()  # tells the new watchdog every live group, this one included
-
-    def _write(self, text: str) -> bool:
-        try:
-            os.write(self._fd, text.encode())
-        except OSError:  # the watchdog is gone (EPIPE): start another
-            return False
-        return True
-
-    def _start(self) -> None:
-        """Best effort: without a watchdog a job still dies at its budget while the harness lives."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd, self._proc = None, None
-        read_end, write_end = os.pipe()  # not inheritable: only this process holds the write end
-        try:
-            self._proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", _WATCHDOG_SOURCE],
-                                          stdin=read_end, stdout=subprocess.DEVNULL,
-                                          stderr=subprocess.DEVNULL, start_new_session=True)
-        except OSError:
-            os.close(write_end)
-            return
-        finally:
-            os.close(read_end)
-        self._fd = write_end
-        self._write("".join(f"+{pgid}\n" for pgid in self._groups))
-
-
-_WATCHDOG = _Watchdog()
-
-
 def _looks_out_of_memory(stderr: str, sig: int | None) -> bool:
     """For a run that died and was not timed out: an allocation failure or the kernel's OOM killer."""
     if sig == signal.SIGKILL:
@@ -219,12 +152,12 @@ class LocalRunner:
         with self._lock:
             self._live.add(pgid)
             cancelled = self._cancelled
-        _WATCHDOG.add(pgid)
+        WATCHDOG.add_group(pgid)
         return cancelled
 
     def _untrack(self, pgid: int) -> bool:
         """Forget a job's group (already killed); True if the runner was cancelled."""
-        _WATCHDOG.discard(pgid)
+        WATCHDOG.discard_group(pgid)
         with self._lock:
             self._live.discard(pgid)
             return self._cancelled
@@ -245,15 +178,25 @@ class LocalRunner:
             result.infra_error = "not run: the harness was interrupted before this job started"
             result.finished_at = result.started_at
             return result
-        workdir = Path(tempfile.mkdtemp(prefix="harness-work-"))
-        result.out_dir = Path(tempfile.mkdtemp(prefix="harness-out-"))
+        workdir = None
         try:
+            # Both directories are listed with the watchdog, which removes them if the harness dies.
+            workdir = Path(tempfile.mkdtemp(prefix="harness-work-"))
+            WATCHDOG.add_dir(workdir)
+            result.out_dir = Path(tempfile.mkdtemp(prefix="harness-out-"))
+            WATCHDOG.add_dir(result.out_dir)
             self._run_in(job, workdir, result)
         except Exception as exc:  # whatever stopped the run, it was not the script
             result.infra_error = f"could not run {job.script} locally: {type(exc).__name__}: {exc}"
+        except BaseException:  # e.g. Ctrl-C on the calling thread: no result, so no /out copy either
+            remove_dir(result.out_dir)
+            raise
         finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+            remove_dir(workdir)
             result.finished_at = time.time()
+        if result.infra_error:  # not the script's outcome: nothing in /out is judged
+            remove_dir(result.out_dir)
+            result.out_dir = None
         return result
 
     def _run_in(self, job: Job, workdir: Path, result: RunResult) -> None:
