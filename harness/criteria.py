@@ -189,6 +189,9 @@ class Check(_Strict):
     rule: Rule
     profile_rules: dict[str, Rule] = {}
     partial: Partial | None = None
+    # The profiles the check applies to (default: all). A check left out of the run's profile is
+    # not judged, scores no points and does not appear in the report.
+    profiles: list[Literal["full", "quick"]] | None = Field(default=None, min_length=1)
     points: float = Field(default=1.0, ge=0)
     visibility: Literal["visible", "hidden"] = "visible"
     explain: str | None = None
@@ -209,6 +212,13 @@ class Check(_Strict):
                     "profile_name", "profile_rules: unknown profile {p!r}; expected one of {names}",
                     {"p": profile, "names": "|".join(PROFILE_NAMES)},
                 )
+            if not self.applies_to(profile):
+                raise PydanticCustomError(
+                    "profile_name", "profile_rules.{p}: the check does not apply to {p} (profiles: {ps})",
+                    {"p": profile, "ps": ", ".join(self.profiles or [])},
+                )
+        if self.profiles is not None and len(set(self.profiles)) != len(self.profiles):
+            raise _invalid(f"profiles lists a profile twice: {self.profiles}")
         if self.partial is not None:
             _check_partial(self.partial.floor, self.rule, "rule")
             for profile, rule in self.profile_rules.items():
@@ -217,6 +227,10 @@ class Check(_Strict):
 
     def rule_for(self, profile: str) -> Rule:
         return self.profile_rules.get(profile, self.rule)
+
+    def applies_to(self, profile: str) -> bool:
+        """Whether the check is judged in ``profile`` (every profile unless ``profiles`` says)."""
+        return self.profiles is None or profile in self.profiles
 
 
 def _check_scorer_inputs(check: Check) -> None:
@@ -287,11 +301,23 @@ class Criterion(_Strict):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise _invalid(f"check names must be unique, repeated: {', '.join(duplicates)}")
+        for profile in PROFILE_NAMES:
+            if not any(c.applies_to(profile) for c in checks):
+                raise _invalid(f"no check applies to the {profile} profile; every profile needs at least one "
+                               "(see each check's profiles)")
         return checks
+
+    def checks_for(self, profile: str) -> list[Check]:
+        """The checks judged in ``profile``."""
+        return [c for c in self.checks if c.applies_to(profile)]
+
+    def max_score_for(self, profile: str) -> float:
+        return sum(c.points for c in self.checks_for(profile))
 
     @property
     def max_score(self) -> float:
-        return sum(c.points for c in self.checks)
+        """Points of the full profile (the default one)."""
+        return self.max_score_for("full")
 
 
 # --- loading with line numbers -------------------------------------------------------------

@@ -156,7 +156,8 @@ def run_info(run: RunResult | None) -> RunInfo:
 def judge(criterion: Criterion, profile: str, run: RunResult | None, submission_dir: Path,
           include_hidden: bool, skipped: str | None = None) -> ExtraResult:
     """The verdict of one extra. ``run`` is None when it was not started; ``skipped`` says why."""
-    checks = [c for c in criterion.checks if include_hidden or c.visibility == "visible"]
+    # a check that does not apply to this profile is not judged and is left out of the report
+    checks = [c for c in criterion.checks_for(profile) if include_hidden or c.visibility == "visible"]
     head = dict(id=criterion.id, title=criterion.title, script=criterion.script, profile=profile,
                 max_score=_points(sum(c.points for c in checks)), run=run_info(run))
     if run is None:

@@ -24,8 +24,14 @@ def run(args: argparse.Namespace) -> int:
         table.add_column(column, no_wrap=column in ("id", "script"))
     for c in criteria.values():
         hidden = sum(ch.visibility == "hidden" for ch in c.checks)
-        checks = f"{len(c.checks)}" + (f" ({hidden} hidden)" if hidden else "")
+        full_only = sum(not ch.applies_to("quick") for ch in c.checks)
+        quick_only = sum(not ch.applies_to("full") for ch in c.checks)
+        notes = [f"{hidden} hidden"] * bool(hidden) + [f"{full_only} full only"] * bool(full_only) \
+            + [f"{quick_only} quick only"] * bool(quick_only)
+        checks = f"{len(c.checks)}" + (f" ({', '.join(notes)})" if notes else "")
+        points = [c.max_score_for(p) for p in ("quick", "full")]
+        points_text = f"{points[1]:g}" if points[0] == points[1] else f"{points[0]:g} quick, {points[1]:g} full"
         seconds = f"{c.profiles['quick'].expected_seconds:g} s / {c.profiles['full'].expected_seconds:g} s"
-        table.add_row(c.id, c.title, c.milestone, c.script, checks, f"{c.max_score:g}", seconds)
+        table.add_row(c.id, c.title, c.milestone, c.script, checks, points_text, seconds)
     make_console().print(table)
     return EXIT_OK
