@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import pytest
 from harness.runners.base import Budget, Job
 from harness.runners.local import LocalRunner
 from harness.scheduler import run_parallel
-from tests.harness.conftest import REPO, budget
+from tests.harness.conftest import REPO, REPORT, budget
 
 # Writes ../markers/<extra> = "<start time> <pid> <pgid> <grandchild pid>", then sleeps with a grandchild.
 SLEEPER = """\
@@ -84,16 +83,31 @@ class Markers:
         return found
 
 
-@pytest.fixture
-def sleepers(project, tmp_path):
-    """Six fake extras that each sleep two minutes with a grandchild, and a `harness check` to start."""
-    markers = Markers(project.extras.parent / "markers")
-    for i in range(6):
-        project.add(f"sleep{i}", SLEEPER, full=budget(wall_seconds=300))
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+def check_command(project, tmp_path: Path) -> tuple[list[str], dict[str, str], Path]:
+    """`harness check --all` of ``project`` on the local backend, 2 jobs, as a subprocess: the
+    command, its environment, and the fresh TMPDIR it gets (where its sandbox dirs are made)."""
+    tmpdir = tmp_path / "harness-tmp"
+    tmpdir.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(tmpdir)}
     command = [sys.executable, "-m", "harness.cli", "check", "--all", "--backend", "local", "--jobs", "2",
                "--quiet", "--tinytorch", str(project.submission), "--criteria-dir", str(project.criteria),
                "--extras-dir", str(project.extras), "--report-dir", str(tmp_path / "reports")]
+    return command, env, tmpdir
+
+
+def sandbox_dirs(tmpdir: Path) -> list[str]:
+    """The harness's temporary directories (local work dirs, /out copies) left in ``tmpdir``."""
+    return sorted(path.name for path in tmpdir.glob("harness-*"))
+
+
+@pytest.fixture
+def sleepers(project, tmp_path):
+    """Six fake extras that each sleep two minutes with a grandchild, and a `harness check` to start
+    (with its own TMPDIR, ``start.tmpdir``)."""
+    markers = Markers(project.extras.parent / "markers")
+    for i in range(6):
+        project.add(f"sleep{i}", SLEEPER, full=budget(wall_seconds=300))
+    command, env, tmpdir = check_command(project, tmp_path)
     procs = []
 
     def start() -> subprocess.Popen:
@@ -105,6 +119,7 @@ def sleepers(project, tmp_path):
         return proc
 
     start.markers = markers
+    start.tmpdir = tmpdir
     yield start
     for proc in procs:  # on a failed assertion: nothing may be left running
         if proc.poll() is None:
@@ -118,8 +133,29 @@ def sleepers(project, tmp_path):
                 pass
 
 
+def test_a_finished_check_leaves_no_temporary_directory(project, tmp_path):
+    for name in ("one", "two", "three"):
+        project.add(name, REPORT + "open(os.path.join(os.environ['TMPDIR'], 'scratch'), 'w').write('x')\n"
+                    "report('score', 1.0)\n")
+    project.add("broken", "raise SystemExit(3)\n")
+    command, env, tmpdir = check_command(project, tmp_path)
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr  # three passed, one crashed
+    assert done.stdout.strip() == "student: crashed 30/40"
+    assert sandbox_dirs(tmpdir) == []
+
+
+def _running_sandbox_dirs(tmpdir: Path) -> list[str]:
+    """The two running jobs' work and /out dirs: the runs really use this TMPDIR."""
+    found = sandbox_dirs(tmpdir)
+    assert sum(name.startswith("harness-work-") for name in found) == 2, found
+    assert sum(name.startswith("harness-out-") for name in found) == 2, found
+    return found
+
+
 def test_ctrl_c_stops_the_batch_at_once_and_leaves_no_process(sleepers):
     harness = sleepers()
+    _running_sandbox_dirs(sleepers.tmpdir)
     helpers = _children_of(harness.pid)  # the two jobs and the watchdog
     interrupted_at = time.time()
     harness.send_signal(signal.SIGINT)
@@ -134,10 +170,12 @@ def test_ctrl_c_stops_the_batch_at_once_and_leaves_no_process(sleepers):
     groups = {pgid for _, _, pgid, _ in started.values()}
     assert _wait_until(lambda: not _in_groups(groups) and not (helpers & _living(lambda f: True)), 3), \
         f"processes left behind: {_in_groups(groups)} {helpers & _living(lambda f: True)}"
+    assert sandbox_dirs(sleepers.tmpdir) == [], "work or /out dirs left behind after Ctrl-C"
 
 
-def test_jobs_die_with_a_sigkilled_harness(sleepers):
+def test_jobs_die_with_a_sigkilled_harness_and_the_watchdog_removes_their_dirs(sleepers):
     harness = sleepers()
+    _running_sandbox_dirs(sleepers.tmpdir)
     helpers = _children_of(harness.pid)
     started = sleepers.markers.read()
     groups = {pgid for _, _, pgid, _ in started.values()}
@@ -148,6 +186,8 @@ def test_jobs_die_with_a_sigkilled_harness(sleepers):
         f"{_in_groups(groups)}"
     assert _wait_until(lambda: not (helpers & _living(lambda f: True)), 5), "the watchdog outlived its work"
     assert len(sleepers.markers.read()) == 2
+    assert _wait_until(lambda: not sandbox_dirs(sleepers.tmpdir), 5), \
+        f"the watchdog left work or /out dirs: {sandbox_dirs(sleepers.tmpdir)}"
 
 
 def test_a_cancelled_local_runner_stops_its_job_and_starts_no_other(project, tmp_path):
@@ -166,8 +206,8 @@ def test_a_cancelled_local_runner_stops_its_job_and_starts_no_other(project, tmp
     thread.join(10)
     assert not thread.is_alive() and time.monotonic() - cancelled_at < 5
     (result,) = results
-    shutil.rmtree(result.out_dir, ignore_errors=True)
     assert result.infra_error == "stopped: the harness was interrupted while this job ran"
+    assert result.out_dir is None, "a stopped job's /out copy is removed by the runner itself"
     assert result.signal == signal.SIGKILL and not result.oom_killed and not result.timed_out
     assert _wait_until(lambda: not _in_groups({int(pid_file.read_text())}), 3)
     pid_file.unlink()
