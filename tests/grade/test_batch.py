@@ -98,10 +98,27 @@ def _kill_orphans(marker_root: Path) -> None:
                 continue
 
 
+def harness_env(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """The environment of a `harness` subprocess with a fresh TMPDIR of its own, and that TMPDIR."""
+    tmpdir = tmp_path / "harness-tmp"
+    tmpdir.mkdir()
+    return {**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(tmpdir)}, tmpdir
+
+
+def sandbox_dirs(tmpdir: Path, within: float = 0.0) -> list[str]:
+    """The harness's work and /out dirs left in ``tmpdir``, waiting up to ``within`` seconds for none."""
+    deadline = time.monotonic() + within
+    while True:
+        left = sorted(path.name for path in tmpdir.glob("harness-*"))
+        if not left or time.monotonic() >= deadline:
+            return left
+        time.sleep(0.05)
+
+
 def test_batch_killed_halfway_resumes_without_lost_or_duplicate_rows(fake_class, tmp_path):
     out = tmp_path / "grades"
     results = out / "cache" / "results"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env, tmpdir = harness_env(tmp_path)
     command = [sys.executable, "-m", "harness.cli", *grade_args(fake_class, out, "-q")]
     command[command.index("--jobs") + 1] = "1"
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -122,8 +139,12 @@ def test_batch_killed_halfway_resumes_without_lost_or_duplicate_rows(fake_class,
     finished = {f"{p.parent.name} {p.stem}" for p in results.glob("*/*.json")}
     assert 3 <= len(finished) < 12, "killed halfway: some but not all results are cached"
     assert not (out / "gradebook.csv").exists()
+    assert sandbox_dirs(tmpdir, within=5) == [], "the watchdog removes the killed harness's dirs"
 
-    assert main(grade_args(fake_class, out, "-q")) == 1
+    rerun = subprocess.run([sys.executable, "-m", "harness.cli", *grade_args(fake_class, out, "-q")], env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 1, rerun.stderr
+    assert sandbox_dirs(tmpdir) == [], "a finished grade leaves no work or /out dir"
     assert gradebook(out) == EXPECTED
     runs = Counter(marker_lines(fake_class))
     assert set(runs) == ALL_PAIRS
@@ -137,8 +158,9 @@ def test_ctrl_c_keeps_every_finished_result_and_says_how_to_resume(fake_class, t
     args = grade_args(fake_class, out, "-q")
     args[1:2] = [str(fake_class["submissions"] / s) for s in students]
     args[args.index("--jobs") + 1] = "1"
+    env, tmpdir = harness_env(tmp_path)
     proc = subprocess.Popen([sys.executable, "-m", "harness.cli", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+                            stderr=subprocess.PIPE, text=True, env=env)
     try:
         deadline = time.monotonic() + 60
         while not list(results.glob("*/*.json")):
@@ -153,6 +175,7 @@ def test_ctrl_c_keeps_every_finished_result_and_says_how_to_resume(fake_class, t
         _kill_orphans(fake_class["marker"].parent)
     assert proc.returncode == 130 and "harness: interrupted" in stderr
     assert f"finished results are kept in {results}; run the same command again to resume" in stderr
+    assert sandbox_dirs(tmpdir) == [], "Ctrl-C leaves no work or /out dir"
     ran_before = set(marker_lines(fake_class))
     cached = {f"{p.parent.name} {p.stem}" for p in results.glob("*/*.json")}
     stopped = ran_before - cached
