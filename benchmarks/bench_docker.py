@@ -11,6 +11,7 @@ is shown beside it. Needs a Docker engine and the grading image (`harness image 
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import subprocess
 import sys
@@ -38,14 +39,18 @@ def _noop_job(root: Path) -> Job:
 
 def measure(runner, job: Job, repeats: int) -> tuple[list[float], list[float]]:
     """(total seconds of runner.run, seconds the script itself ran) per repeat, after one warm-up."""
-    runner.run(job)
     totals, inside = [], []
-    for _ in range(repeats):
+    for repeat in range(repeats + 1):
         start = time.perf_counter()
         result = runner.run(job)
-        totals.append(time.perf_counter() - start)
-        inside.append(result.wall_seconds)
-        assert result.exit_code == 0 and result.out_dir is not None, (result.infra_error, result.stderr)
+        try:
+            if repeat:  # the first run is the warm-up
+                totals.append(time.perf_counter() - start)
+                inside.append(result.wall_seconds)
+            assert result.exit_code == 0 and result.out_dir is not None, (result.infra_error, result.stderr)
+        finally:
+            if result.out_dir is not None:  # the caller removes the /out copy (RunResult.out_dir)
+                shutil.rmtree(result.out_dir, ignore_errors=True)
     return totals, inside
 
 
