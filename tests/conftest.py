@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -64,3 +66,41 @@ def docker_runner(docker_engine):
     from harness.runners.docker import DockerRunner
 
     return DockerRunner()
+
+
+@pytest.fixture
+def run_results():
+    """For tests that call a runner's ``run`` directly: ``run_results(result)`` returns the result
+    and removes its ``out_dir`` after the test, however the test ends (``RunResult.out_dir`` is the
+    caller's to remove)."""
+    kept = []
+
+    def keep(result):
+        kept.append(result)
+        return result
+
+    yield keep
+    for result in kept:
+        if result.out_dir is not None:
+            shutil.rmtree(result.out_dir, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_sandbox_dirs(monkeypatch):
+    """Every ``harness-*`` temporary directory made in this process during a test (a local run's
+    work dir, an /out copy) must be gone when the test and its other fixtures have finished."""
+    made = []
+    mkdtemp = tempfile.mkdtemp
+
+    def recording_mkdtemp(suffix=None, prefix=None, dir=None):
+        path = mkdtemp(suffix, prefix, dir)
+        if prefix and str(prefix).startswith("harness-"):
+            made.append(path)
+        return path
+
+    monkeypatch.setattr(tempfile, "mkdtemp", recording_mkdtemp)
+    yield
+    left = [path for path in made if os.path.lexists(path)]
+    for path in left:
+        shutil.rmtree(path, ignore_errors=True)
+    assert not left, f"the test left sandbox directories behind (removed now): {left}"

@@ -69,7 +69,7 @@ def test_interrupted_harness_leaves_no_container(docker_engine, tmp_path, repo_r
     assert containers_of(run_id) == []
 
 
-def test_an_interrupted_batch_cancels_its_containers_and_starts_no_more(docker_runner, tmp_path):
+def test_an_interrupted_batch_cancels_its_containers_and_starts_no_more(docker_runner, run_results, tmp_path):
     from harness.runners.base import Budget, Job
     from harness.scheduler import run_parallel
 
@@ -88,7 +88,7 @@ def test_an_interrupted_batch_cancels_its_containers_and_starts_no_more(docker_r
 
     def run(job):
         started.append(job.job_id)
-        return docker_runner.run(job)
+        return run_results(docker_runner.run(job))
 
     def on_result(job, result):
         raise RuntimeError(f"stop after {job.job_id}")
@@ -102,7 +102,7 @@ def test_an_interrupted_batch_cancels_its_containers_and_starts_no_more(docker_r
     assert containers_of(docker_runner.run_id) == []
 
 
-def test_cancel_stops_the_running_job_and_starts_no_more(docker_runner, tmp_path):
+def test_cancel_stops_the_running_job_and_starts_no_more(docker_runner, run_results, tmp_path):
     (tmp_path / "extras").mkdir()
     (tmp_path / "extras" / "sleep.py").write_text("import time\ntime.sleep(300)\n")
     (tmp_path / "submission" / "tinytorch").mkdir(parents=True)
@@ -110,7 +110,7 @@ def test_cancel_stops_the_running_job_and_starts_no_more(docker_runner, tmp_path
     job = Job(job_id="s/sleep", criterion_id="sleep", script="sleep.py", extras_dir=tmp_path / "extras",
               submission_dir=tmp_path / "submission", budget=Budget(wall_seconds=120))
     results = []
-    worker = threading.Thread(target=lambda: results.append(docker_runner.run(job)))
+    worker = threading.Thread(target=lambda: results.append(run_results(docker_runner.run(job))))
     worker.start()
     assert _wait_for(lambda: len(containers_of(docker_runner.run_id)) == 1, 30)
     time.sleep(1.0)
@@ -120,6 +120,8 @@ def test_cancel_stops_the_running_job_and_starts_no_more(docker_runner, tmp_path
     assert not worker.is_alive() and time.monotonic() - cancelled_at < 10
     (stopped,) = results
     assert stopped.infra_error.startswith("stopped: the harness was interrupted while this job ran")
-    refused = docker_runner.run(job)
+    assert stopped.out_dir is None
+    refused = run_results(docker_runner.run(job))
     assert refused.infra_error == "not run: the harness was interrupted before this job started"
+    assert refused.out_dir is None
     assert containers_of(docker_runner.run_id) == []

@@ -13,13 +13,19 @@ from tests.docker_support import containers_of
 pytestmark = pytest.mark.docker
 
 
-def test_identity_environment_and_mounts(docker_runner, tmp_path):
+@pytest.fixture
+def probe(docker_runner, run_results):
+    """``run_probe`` on this test's runner; each result's /out copy is removed after the test."""
+    return lambda *args, **kwargs: run_results(run_probe(docker_runner, *args, **kwargs))
+
+
+def test_identity_environment_and_mounts(docker_runner, probe, tmp_path):
     data = tmp_path / "mnist_view"
     data.mkdir()
     (data / "x_train.npy").write_bytes(b"fake")
     (tmp_path / "submission").mkdir()
     (tmp_path / "submission" / "private_notes.txt").write_text("not for the sandbox")
-    result = run_probe(docker_runner, tmp_path, """
+    result = probe(tmp_path, """
         import json, os, sys
         import tinytorch
         print(json.dumps({
@@ -42,8 +48,8 @@ def test_identity_environment_and_mounts(docker_runner, tmp_path):
     assert result.backend["backend"] == "docker" and result.backend["image_id"].startswith("sha256:")
 
 
-def test_no_network(docker_runner, tmp_path):
-    result = run_probe(docker_runner, tmp_path, """
+def test_no_network(docker_runner, probe, tmp_path):
+    result = probe(tmp_path, """
         import json, socket
         outcome = {}
         for host, port in (("1.1.1.1", 53), ("172.17.0.1", 2375), ("127.0.0.1", 9)):
@@ -67,8 +73,8 @@ def test_no_network(docker_runner, tmp_path):
     assert probe["interfaces"] == ["lo"]
 
 
-def test_read_only_root_and_writable_scratch(docker_runner, tmp_path):
-    result = run_probe(docker_runner, tmp_path, """
+def test_read_only_root_and_writable_scratch(docker_runner, probe, tmp_path):
+    result = probe(tmp_path, """
         import json, os
         outcome = {}
         for path in ("/etc/evil", "/opt/venv/evil", "/usr/evil", "/extras/evil", "/submission/evil",
@@ -89,8 +95,8 @@ def test_read_only_root_and_writable_scratch(docker_runner, tmp_path):
     assert (result.out_dir / "ok").read_text() == "x"
 
 
-def test_no_capabilities_and_no_new_privileges(docker_runner, tmp_path):
-    result = run_probe(docker_runner, tmp_path, """
+def test_no_capabilities_and_no_new_privileges(docker_runner, probe, tmp_path):
+    result = probe(tmp_path, """
         import json
         status = dict(line.split(":\\t", 1) for line in open("/proc/self/status").read().splitlines()
                       if ":\\t" in line)
@@ -100,8 +106,8 @@ def test_no_capabilities_and_no_new_privileges(docker_runner, tmp_path):
                             "CapBnd": "0000000000000000", "NoNewPrivs": "1"}
 
 
-def test_pids_limit(docker_runner, tmp_path):
-    result = run_probe(docker_runner, tmp_path, """
+def test_pids_limit(docker_runner, probe, tmp_path):
+    result = probe(tmp_path, """
         import json, os, time
         children, error = [], None
         for _ in range(200):
@@ -122,8 +128,8 @@ def test_pids_limit(docker_runner, tmp_path):
     assert result.exit_code == 0 and not result.timed_out  # the sleeping children were killed, not waited for
 
 
-def test_memory_limit_is_out_of_memory(docker_runner, tmp_path):
-    result = run_probe(docker_runner, tmp_path, """
+def test_memory_limit_is_out_of_memory(docker_runner, probe, tmp_path):
+    result = probe(tmp_path, """
         blocks = []
         while True:
             blocks.append(bytearray(b"\\x01") * (16 * 1024 * 1024))
@@ -133,8 +139,8 @@ def test_memory_limit_is_out_of_memory(docker_runner, tmp_path):
     assert result.peak_rss_mib is not None and 100 <= result.peak_rss_mib <= 129
 
 
-def test_out_size_cap(docker_runner, tmp_path):
-    result = run_probe(docker_runner, tmp_path, """
+def test_out_size_cap(docker_runner, probe, tmp_path):
+    result = probe(tmp_path, """
         import json
         written, error = 0, None
         with open("/out/big.bin", "wb") as handle:
@@ -152,8 +158,8 @@ def test_out_size_cap(docker_runner, tmp_path):
     assert (result.out_dir / "big.bin").stat().st_size <= 2 * 1024 * 1024
 
 
-def test_out_copy_skips_links_and_keeps_files(docker_runner, tmp_path):
-    result = run_probe(docker_runner, tmp_path, """
+def test_out_copy_skips_links_and_keeps_files(docker_runner, probe, tmp_path):
+    result = probe(tmp_path, """
         import os
         os.makedirs("/out/nested")
         open("/out/nested/metrics.jsonl", "w").write("{}\\n")
@@ -166,19 +172,19 @@ def test_out_copy_skips_links_and_keeps_files(docker_runner, tmp_path):
     assert "skipped 'passwd': a symlink" in result.stderr and "skipped 'extras': a symlink" in result.stderr
 
 
-def test_wall_clock_kill_and_exit_statuses(docker_runner, tmp_path):
-    slow = run_probe(docker_runner, tmp_path, "import time\ntime.sleep(100)\n",
+def test_wall_clock_kill_and_exit_statuses(docker_runner, probe, tmp_path):
+    slow = probe(tmp_path, "import time\ntime.sleep(100)\n",
                      budget=Budget(wall_seconds=2))
     assert slow.timed_out and slow.signal == signal.SIGKILL and slow.out_dir is None
     assert 2.0 <= slow.wall_seconds < 3.5
-    failing = run_probe(docker_runner, tmp_path / "b", "import sys\nprint('bye')\nsys.exit(3)\n")
+    failing = probe(tmp_path / "b", "import sys\nprint('bye')\nsys.exit(3)\n")
     assert (failing.exit_code, failing.signal, failing.stdout) == (3, None, "bye\n")
-    segv = run_probe(docker_runner, tmp_path / "c", "import ctypes\nctypes.string_at(0)\n")
+    segv = probe(tmp_path / "c", "import ctypes\nctypes.string_at(0)\n")
     assert (segv.exit_code, segv.signal, segv.oom_killed) == (None, signal.SIGSEGV, False)
 
 
-def test_output_flood_is_capped(docker_runner, tmp_path):
-    result = run_probe(docker_runner, tmp_path, """
+def test_output_flood_is_capped(docker_runner, probe, tmp_path):
+    result = probe(tmp_path, """
         import sys
         chunk = "y" * 1023 + "\\n"
         for _ in range(20 * 1024):
@@ -190,26 +196,26 @@ def test_output_flood_is_capped(docker_runner, tmp_path):
     assert "bytes of output omitted by the harness" in result.stdout
 
 
-def test_every_container_is_removed(docker_runner, tmp_path):
-    run_probe(docker_runner, tmp_path, "print('hi')\n")
-    run_probe(docker_runner, tmp_path / "b", "import time\ntime.sleep(9)\n", budget=Budget(wall_seconds=1))
+def test_every_container_is_removed(docker_runner, probe, tmp_path):
+    probe(tmp_path, "print('hi')\n")
+    probe(tmp_path / "b", "import time\ntime.sleep(9)\n", budget=Budget(wall_seconds=1))
     assert containers_of(docker_runner.run_id) == []
 
 
-def test_unreadable_submission_is_an_infrastructure_error_with_the_fix(docker_runner, tmp_path):
+def test_unreadable_submission_is_an_infrastructure_error_with_the_fix(docker_runner, probe, tmp_path):
     secret = tmp_path / "submission" / "tinytorch" / "core.py"
     secret.parent.mkdir(parents=True)
     secret.write_text("X = 1\n")
     secret.chmod(0o600)
-    result = run_probe(docker_runner, tmp_path, "import tinytorch\n")
+    result = probe(tmp_path, "import tinytorch\n")
     assert result.exit_code is None and result.out_dir is None
     assert result.infra_error == (f"{secret} is not readable by the sandbox user (uid 10001, as 'others'): "
                                   f"run `chmod -R o+rX {secret.parent}` and grade again")
     assert containers_of(docker_runner.run_id) == []
 
 
-def test_sparse_file_cannot_smuggle_a_huge_out(docker_runner, tmp_path):
-    result = run_probe(docker_runner, tmp_path, """
+def test_sparse_file_cannot_smuggle_a_huge_out(docker_runner, probe, tmp_path):
+    result = probe(tmp_path, """
         with open("/out/huge.bin", "wb") as handle:
             handle.truncate(50 * 1024 ** 3)  # 50 GiB apparent size, no blocks: fits the tmpfs cap
     """, budget=Budget(wall_seconds=30, out_mib=2))

@@ -190,7 +190,7 @@ def test_jobs_die_with_a_sigkilled_harness_and_the_watchdog_removes_their_dirs(s
         f"the watchdog left work or /out dirs: {sandbox_dirs(sleepers.tmpdir)}"
 
 
-def test_a_cancelled_local_runner_stops_its_job_and_starts_no_other(project, tmp_path):
+def test_a_cancelled_local_runner_stops_its_job_and_starts_no_other(project, run_results, tmp_path):
     pid_file = tmp_path / "pid"
     (project.extras / "sleep.py").write_text(
         "import os, sys, time\nopen(sys.argv[1], 'w').write(str(os.getpid()))\ntime.sleep(60)\n")
@@ -198,7 +198,7 @@ def test_a_cancelled_local_runner_stops_its_job_and_starts_no_other(project, tmp
               budget=Budget(wall_seconds=60))
     runner = LocalRunner()
     results = []
-    thread = threading.Thread(target=lambda: results.append(runner.run(job)))
+    thread = threading.Thread(target=lambda: results.append(run_results(runner.run(job))))
     thread.start()
     assert _wait_until(lambda: pid_file.exists() and pid_file.read_text(), 30), "the job never started"
     cancelled_at = time.monotonic()
@@ -211,7 +211,7 @@ def test_a_cancelled_local_runner_stops_its_job_and_starts_no_other(project, tmp
     assert result.signal == signal.SIGKILL and not result.oom_killed and not result.timed_out
     assert _wait_until(lambda: not _in_groups({int(pid_file.read_text())}), 3)
     pid_file.unlink()
-    after = runner.run(job)
+    after = run_results(runner.run(job))
     assert after.infra_error == "not run: the harness was interrupted before this job started"
     assert after.out_dir is None and after.wall_seconds == 0.0 and not pid_file.exists()
 

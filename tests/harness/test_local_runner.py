@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 
 import pytest
@@ -15,21 +14,16 @@ from harness.runners.local import LocalRunner
 
 
 @pytest.fixture
-def run_script(project):
+def run_script(project, run_results):
     """Run a probe script with the local runner; its /out copy is removed after the test."""
-    out_dirs = []
 
     def run(source, **budget):
         (project.extras / "probe.py").write_text(source)
         job = Job("s/probe", "probe", "probe.py", project.extras, project.submission, args=("--quick",),
                   env=(("EXTRA_FLAG", "1"),), budget=Budget(**budget), seed=7, profile="quick")
-        result = LocalRunner().run(job)
-        out_dirs.append(result.out_dir)
-        return result
+        return run_results(LocalRunner().run(job))
 
-    yield run
-    for path in out_dirs:
-        shutil.rmtree(path, ignore_errors=True)
+    return run
 
 
 def _alive(pid: int) -> bool:
@@ -99,8 +93,7 @@ def test_usage_is_measured(run_script):
     assert run.finished_at >= run.started_at + run.wall_seconds - 0.05
 
 
-def test_missing_script_is_an_exit_code_not_a_harness_crash(project):
+def test_missing_script_is_an_exit_code_not_a_harness_crash(project, run_results):
     job = Job("s/none", "none", "none.py", project.extras, project.submission)
-    run = LocalRunner().run(job)
-    shutil.rmtree(run.out_dir)
+    run = run_results(LocalRunner().run(job))
     assert run.exit_code == 2 and "can't open file" in run.stderr

@@ -8,7 +8,6 @@ legitimately differ, the category is the same and each backend's exact reason is
 from __future__ import annotations
 
 import resource
-import shutil
 
 import numpy as np
 import pytest
@@ -171,15 +170,14 @@ def test_50_mb_of_stdout_keeps_head_and_tail_only(project):
     assert len(extra.run.stdout_tail) <= 4000
 
 
-def test_runner_output_capture_keeps_head_marker_and_tail(project, runner):
+def test_runner_output_capture_keeps_head_marker_and_tail(project, runner, run_results):
     from harness.runners.base import Budget, Job
 
     (project.extras / "spam.py").write_text(
         "import sys\nprint('FIRST LINE')\nline = b'z' * 1023 + b'\\n'\n"
         "for _ in range(50 * 1024):\n    sys.stdout.buffer.write(line)\nprint('LAST LINE')\n")
     job = Job("s/spam", "spam", "spam.py", project.extras, project.submission, budget=Budget(wall_seconds=60))
-    run = runner.run(job)
-    shutil.rmtree(run.out_dir)
+    run = run_results(runner.run(job))
     assert run.exit_code == 0
     assert run.stdout.startswith("FIRST LINE\n")
     assert run.stdout.rstrip().endswith("LAST LINE")
