@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -241,3 +242,27 @@ def test_an_exception_in_the_callback_cancels_the_batch_and_propagates():
     time.sleep(0.3)
     assert len(started) <= 3, f"queued jobs kept starting: {started}"  # quick, slow, and at most one more
     assert all(at < raised_at for _, at in started)
+
+
+def test_ctrl_c_during_a_run_on_the_calling_thread_removes_its_dirs(project, tmp_path, monkeypatch):
+    tmpdir = tmp_path / "harness-tmp"
+    tmpdir.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmpdir))
+    seen_file = tmp_path / "seen"
+    (project.extras / "sleep.py").write_text(
+        "import os, sys, time\n"
+        "open(sys.argv[1] + '.tmp', 'w').write(os.getcwd() + '\\n' + os.environ['HARNESS_OUT'])\n"
+        "os.rename(sys.argv[1] + '.tmp', sys.argv[1])\ntime.sleep(60)\n")
+    job = Job("s/sleep", "sleep", "sleep.py", project.extras, project.submission, args=(str(seen_file),),
+              budget=Budget(wall_seconds=60))
+
+    def interrupt_once_running():
+        if _wait_until(seen_file.exists, 30):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_once_running, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        LocalRunner().run(job)  # on the main thread, as the pytest plugin runs jobs
+    workdir, out_dir = seen_file.read_text().split("\n")
+    assert {Path(workdir).parent, Path(out_dir).parent} == {tmpdir}
+    assert sandbox_dirs(tmpdir) == [], "the interrupted run left its work or /out dir"
