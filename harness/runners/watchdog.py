@@ -97,6 +97,18 @@ class Watchdog:
             self._paths.discard(str(path))
             self._send([("-d", str(path))])
 
+    def close(self, wait_seconds: float = 10.0) -> None:
+        """Let the watchdog act now, as if the harness had died: it kills the groups and removes
+        the directories still listed, then exits (for tests; the harness simply exits)."""
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+            proc, self._fd, self._proc = self._proc, None, None
+            self._groups.clear()
+            self._paths.clear()
+        if proc is not None:
+            proc.wait(wait_seconds)
+
     def listed(self) -> tuple[set[int], set[str]]:
         """The groups and directories the watchdog would clean up now (for tests)."""
         with self._lock:

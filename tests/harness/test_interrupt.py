@@ -15,6 +15,7 @@ import pytest
 
 from harness.runners.base import Budget, Job
 from harness.runners.local import LocalRunner
+from harness.runners.watchdog import Watchdog
 from harness.scheduler import run_parallel
 from tests.harness.conftest import REPO, REPORT, budget
 
@@ -266,3 +267,24 @@ def test_ctrl_c_during_a_run_on_the_calling_thread_removes_its_dirs(project, tmp
     workdir, out_dir = seen_file.read_text().split("\n")
     assert {Path(workdir).parent, Path(out_dir).parent} == {tmpdir}
     assert sandbox_dirs(tmpdir) == [], "the interrupted run left its work or /out dir"
+
+
+def test_the_watchdog_forgets_vanished_dirs_and_removes_listed_ones_when_the_harness_goes(tmp_path):
+    dog = Watchdog()
+    gone = [tmp_path / f"gone{i}" for i in range(255)]
+    for path in gone:
+        path.mkdir()
+        dog.add_dir(path)
+        path.rmdir()  # removed by the caller, who does not tell the watchdog
+    kept = tmp_path / "kept"
+    (kept / "nested").mkdir(parents=True)
+    (kept / "nested" / "file").write_text("x")
+    dog.add_dir(kept)  # the 256th: the vanished ones are forgotten now
+    forgotten = tmp_path / "forgotten"
+    forgotten.mkdir()
+    dog.add_dir(forgotten)
+    dog.discard_dir(forgotten)  # as the runners do when they remove a dir themselves
+    assert dog.listed() == (set(), {str(kept)})
+    dog.close()  # as when the harness dies: end of file on the watchdog's pipe
+    assert not kept.exists(), "a listed dir is removed when the harness goes"
+    assert forgotten.is_dir(), "a discarded dir is not the watchdog's any more"
