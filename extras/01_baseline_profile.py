@@ -19,13 +19,12 @@ Run it yourself: `python extras/01_baseline_profile.py` (add `--quick` for a sho
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import time
 
 import numpy as np
 from _harness import metrics
 from _harness.common import parse_args, seed_everything, to_numpy
+from _harness.lm import import_gpt
 from _harness.timing import best_ratios, interleaved_times
 
 # The KV-cache timing uses a long prompt: recomputing costs O(context) per token while the cache
@@ -74,14 +73,6 @@ def stopwatch_ms(fn, iterations: int) -> float:
         fn()
         times.append(time.perf_counter() - started)
     return float(np.median(times) * 1000)
-
-
-def import_gpt():
-    """GPT from tinytorch.core.transformers, or from the older spelling tinytorch.core.transformer."""
-    name = "tinytorch.core.transformers"
-    if importlib.util.find_spec(name) is None:
-        name = "tinytorch.core.transformer"
-    return importlib.import_module(name).GPT
 
 
 def main() -> int:

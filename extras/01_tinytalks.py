@@ -26,16 +26,22 @@ Run it yourself: `python extras/01_tinytalks.py` (add `--quick` for a short run)
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
-import time
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 from _harness import metrics
-from _harness.common import parse_args, seed_everything, to_numpy
+from _harness.common import parse_args, seed_everything
+from _harness.lm import (
+    bigram_nll,
+    greedy_decode,
+    mean_nll,
+    qa_text,
+    read_jsonl,
+    tiled_windows,
+    train_char_gpt,
+)
 
 DATA_DIR = Path(__file__).resolve().parent / "data" / "tinytalks"
 # The host's answer key: reachable from a clone of the repo, never inside the grading sandbox.
@@ -51,93 +57,15 @@ CONFIG = {
 
 
 def load_pairs(split: str) -> list[dict]:
-    path = DATA_DIR / f"{split}.jsonl"
-    if not path.is_file():
-        raise SystemExit(f"{path} is missing: extras/data ships with the extras; restore it "
-                         "(e.g. `git checkout -- extras/data`)")
-    with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle]
-
-
-def as_text(pair: dict) -> str:
-    return f"Q: {pair['question']}\nA: {pair['answer']}\n"
-
-
-def random_windows(ids: np.ndarray, batch_size: int, seq_len: int, rng: np.random.Generator):
-    """Inputs (B, T) and next-character targets (B, T) from random places in `ids`."""
-    starts = rng.integers(0, len(ids) - seq_len - 1, size=batch_size)
-    x = np.stack([ids[s:s + seq_len] for s in starts])
-    y = np.stack([ids[s + 1:s + seq_len + 1] for s in starts])
-    return x, y
-
-
-def tiled_windows(ids: np.ndarray, seq_len: int):
-    """Non-overlapping windows covering `ids`: every character is scored once."""
-    n = (len(ids) - 1) // seq_len
-    return ids[:n * seq_len].reshape(n, seq_len), ids[1:n * seq_len + 1].reshape(n, seq_len)
-
-
-def mean_nll(logits: np.ndarray, targets: np.ndarray) -> float:
-    """Cross-entropy in nats, in float64 numpy from raw logits."""
-    z = logits.reshape(-1, logits.shape[-1]).astype(np.float64)
-    z = z - z.max(axis=1, keepdims=True)
-    log_probs = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-    return float(-log_probs[np.arange(len(z)), targets.reshape(-1)].mean())
-
-
-def bigram_nll(train_ids: np.ndarray, x: np.ndarray, y: np.ndarray, vocab_size: int) -> float:
-    """Loss of a bigram model counted from the training text (add-one smoothing), scored on (x -> y)."""
-    counts = np.ones((vocab_size, vocab_size))
-    np.add.at(counts, (train_ids[:-1], train_ids[1:]), 1.0)
-    probs = counts / counts.sum(axis=1, keepdims=True)
-    return float(-np.log(probs[x.reshape(-1), y.reshape(-1)]).mean())
-
-
-def greedy_answers(logits_of, prompts: list[np.ndarray], stop_id: int, seq_len: int) -> list[list[int]]:
-    """Decode every prompt greedily, all in one batch, until it emits `stop_id`.
-
-    Rows are right-padded; a causal model never looks at the padding after a row's last token.
-    """
-    seqs = [list(p) for p in prompts]
-    done = [False] * len(seqs)
-    for _ in range(MAX_ANSWER_CHARS):
-        active = [i for i, d in enumerate(done) if not d]
-        if not active:
-            break
-        contexts = [seqs[i][-seq_len:] for i in active]
-        batch = np.zeros((len(active), max(len(c) for c in contexts)), dtype=np.int64)
-        for row, context in enumerate(contexts):
-            batch[row, :len(context)] = context
-        logits = logits_of(batch)
-        for row, i in enumerate(active):
-            token = int(np.argmax(logits[row, len(contexts[row]) - 1]))
-            seqs[i].append(token)
-            done[i] = token == stop_id
-    return [s[len(p):] for s, p in zip(seqs, prompts, strict=True)]
-
-
-def checked_logits(logits, batch: np.ndarray, vocab_size: int) -> np.ndarray:
-    """Your model's logits as an array; a clear stop if they are not shaped (batch, seq, vocab)."""
-    out = to_numpy(logits)
-    if out.shape != (*batch.shape, vocab_size):
-        raise SystemExit(f"GPT returned logits of shape {out.shape} for token ids of shape {batch.shape}; "
-                         f"expected (batch, seq, vocab) = {(*batch.shape, vocab_size)}")
-    return out
-
-
-def import_gpt():
-    """GPT from tinytorch.core.transformers, or from the older spelling tinytorch.core.transformer."""
-    name = "tinytorch.core.transformers"
-    if importlib.util.find_spec(name) is None:
-        name = "tinytorch.core.transformer"
-    return importlib.import_module(name).GPT
+    return read_jsonl(DATA_DIR / f"{split}.jsonl")
 
 
 def answer(logits_of, pairs: list[dict], stoi: dict, chars: list[str], seq_len: int) -> list[str]:
     """Greedy answers to each pair's question, asked after one known exchange (mid-conversation)."""
     texts = [f"{CONTEXT}Q: {p['question']}\nA: " for p in pairs]
     prompts = [np.array([stoi[c] for c in text], dtype=np.int64) for text in texts]
-    decoded = greedy_answers(logits_of, prompts, stoi["\n"], seq_len)
+    stop_id = stoi["\n"]
+    decoded = greedy_decode(logits_of, prompts, lambda seq: seq[-1] == stop_id, seq_len, MAX_ANSWER_CHARS)
     return ["".join(chars[i] for i in ids).split("\n")[0] for ids in decoded]
 
 
@@ -168,46 +96,21 @@ def main() -> int:
     seed_everything(args.seed)
     cfg = CONFIG["quick" if args.quick else "full"]
 
-    from tinytorch.core.autograd import no_grad
-    from tinytorch.core.losses import CrossEntropyLoss
-    from tinytorch.core.optimizers import Adam
-    from tinytorch.core.tensor import Tensor
-    GPT = import_gpt()
 
     train, val, test = load_pairs("train"), load_pairs("val"), load_pairs("test")
-    train_text = "".join(as_text(p) for p in train)
-    val_text = "".join(as_text(p) for p in val)
+    train_text = "".join(qa_text(p) for p in train)
+    val_text = "".join(qa_text(p) for p in val)
     chars = sorted(set(train_text + val_text + "".join(p["question"] for p in test)))
     stoi = {c: i for i, c in enumerate(chars)}
     vocab_size = len(chars)
     train_ids = np.array([stoi[c] for c in train_text], dtype=np.int64)
     val_ids = np.array([stoi[c] for c in val_text], dtype=np.int64)
-    b, t = cfg["batch_size"], cfg["seq_len"]
+    t = cfg["seq_len"]
     print(f"TinyTalks: {len(train)} training conversations, {len(test)} held-out questions, "
           f"vocabulary {vocab_size}.")
 
-    model = GPT(vocab_size=vocab_size, embed_dim=cfg["embed_dim"], num_layers=cfg["num_layers"],
-                num_heads=cfg["num_heads"], max_seq_len=t)
-    optimizer = Adam(model.parameters(), lr=cfg["lr"])
-    loss_fn = CrossEntropyLoss()
-
-    def logits_of(x: np.ndarray) -> np.ndarray:
-        with no_grad():
-            return checked_logits(model(Tensor(x)), x, vocab_size)
-
     rng = np.random.default_rng(args.seed)
-    started, losses = time.perf_counter(), []
-    print(f"Training for {cfg['steps']} steps...")
-    for step in range(cfg["steps"]):
-        x, y = random_windows(train_ids, b, t, rng)
-        loss = loss_fn(model(Tensor(x)).reshape(b * t, vocab_size), Tensor(y.reshape(-1)))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(float(to_numpy(loss)))
-        if step % max(1, cfg["steps"] // 8) == 0:
-            print(f"  step {step:4d}  loss {losses[-1]:.3f}  ({time.perf_counter() - started:.0f} s)")
-    train_seconds = time.perf_counter() - started
+    model, logits_of, losses, train_seconds = train_char_gpt(cfg, vocab_size, train_ids, rng)
 
     val_x, val_y = tiled_windows(val_ids, t)
     heldout = mean_nll(logits_of(val_x), val_y)

@@ -18,66 +18,27 @@ Run it yourself: `python extras/01_vaswani_generation.py` (add `--quick` for a s
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import json
 import sys
-import time
 import traceback
-from pathlib import Path
 
 import numpy as np
 from _harness import metrics
 from _harness.common import parse_args, seed_everything, to_numpy
+from _harness.lm import (
+    bigram_nll,
+    mean_nll,
+    random_windows,
+    tiled_windows,
+    tinytalks_text,
+    train_char_gpt,
+)
 
-DATA_DIR = Path(__file__).resolve().parent / "data" / "tinytalks"
 PROMPT = "Q: what color is a "
 
 CONFIG = {
     "full": dict(embed_dim=64, num_layers=2, num_heads=4, seq_len=64, batch_size=32, steps=800, lr=3e-3),
     "quick": dict(embed_dim=48, num_layers=2, num_heads=4, seq_len=48, batch_size=16, steps=150, lr=5e-3),
 }
-
-
-def load_text(split: str) -> str:
-    """One TinyTalks split as a text stream: 'Q: ...\\nA: ...\\n' per pair."""
-    path = DATA_DIR / f"{split}.jsonl"
-    if not path.is_file():
-        raise SystemExit(f"{path} is missing: extras/data ships with the extras; restore it "
-                         "(e.g. `git checkout -- extras/data`)")
-    with open(path, encoding="utf-8") as handle:
-        pairs = [json.loads(line) for line in handle]
-    return "".join(f"Q: {p['question']}\nA: {p['answer']}\n" for p in pairs)
-
-
-def random_windows(ids: np.ndarray, batch_size: int, seq_len: int, rng: np.random.Generator):
-    """Inputs (B, T) and next-character targets (B, T) from random places in `ids`."""
-    starts = rng.integers(0, len(ids) - seq_len - 1, size=batch_size)
-    x = np.stack([ids[s:s + seq_len] for s in starts])
-    y = np.stack([ids[s + 1:s + seq_len + 1] for s in starts])
-    return x, y
-
-
-def tiled_windows(ids: np.ndarray, seq_len: int):
-    """Non-overlapping windows covering `ids`: every character is scored once."""
-    n = (len(ids) - 1) // seq_len
-    return ids[:n * seq_len].reshape(n, seq_len), ids[1:n * seq_len + 1].reshape(n, seq_len)
-
-
-def mean_nll(logits: np.ndarray, targets: np.ndarray) -> float:
-    """Cross-entropy in nats, computed in float64 numpy from raw logits."""
-    z = logits.reshape(-1, logits.shape[-1]).astype(np.float64)
-    z = z - z.max(axis=1, keepdims=True)
-    log_probs = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-    return float(-log_probs[np.arange(len(z)), targets.reshape(-1)].mean())
-
-
-def bigram_nll(train_ids: np.ndarray, x: np.ndarray, y: np.ndarray, vocab_size: int) -> float:
-    """Loss of a bigram model counted from the training text (add-one smoothing), scored on (x -> y)."""
-    counts = np.ones((vocab_size, vocab_size))
-    np.add.at(counts, (train_ids[:-1], train_ids[1:]), 1.0)
-    probs = counts / counts.sum(axis=1, keepdims=True)
-    return float(-np.log(probs[x.reshape(-1), y.reshape(-1)]).mean())
 
 
 def causality_probe(logits_of, window: np.ndarray, vocab_size: int, rng: np.random.Generator) -> float:
@@ -116,67 +77,29 @@ def sample(model, prompt_ids: np.ndarray, new_tokens: int, vocab_size: int, itos
     return True, "".join(itos[int(i)] for i in ids)
 
 
-def checked_logits(logits, batch: np.ndarray, vocab_size: int) -> np.ndarray:
-    """Your model's logits as an array; a clear stop if they are not shaped (batch, seq, vocab)."""
-    out = to_numpy(logits)
-    if out.shape != (*batch.shape, vocab_size):
-        raise SystemExit(f"GPT returned logits of shape {out.shape} for token ids of shape {batch.shape}; "
-                         f"expected (batch, seq, vocab) = {(*batch.shape, vocab_size)}")
-    return out
-
-
-def import_gpt():
-    """GPT from tinytorch.core.transformers, or from the older spelling tinytorch.core.transformer."""
-    name = "tinytorch.core.transformers"
-    if importlib.util.find_spec(name) is None:
-        name = "tinytorch.core.transformer"
-    return importlib.import_module(name).GPT
-
-
 def main() -> int:
     args = parse_args(__doc__.splitlines()[0])
     seed_everything(args.seed)
     cfg = CONFIG["quick" if args.quick else "full"]
 
-    from tinytorch.core.autograd import no_grad
-    from tinytorch.core.losses import CrossEntropyLoss
-    from tinytorch.core.optimizers import Adam
     from tinytorch.core.tensor import Tensor
-    GPT = import_gpt()
 
-    train_text, val_text = load_text("train"), load_text("val")
+    train_text, val_text = tinytalks_text("train"), tinytalks_text("val")
     chars = sorted(set(train_text + val_text))
     stoi = {c: i for i, c in enumerate(chars)}
     itos = dict(enumerate(chars))
     train_ids = np.array([stoi[c] for c in train_text], dtype=np.int64)
     val_ids = np.array([stoi[c] for c in val_text], dtype=np.int64)
     vocab_size = len(chars)
-    b, t = cfg["batch_size"], cfg["seq_len"]
+    t = cfg["seq_len"]
     print(f"TinyTalks text: {len(train_ids)} training and {len(val_ids)} held-out characters, "
           f"vocabulary {vocab_size}.")
 
-    model = GPT(vocab_size=vocab_size, embed_dim=cfg["embed_dim"], num_layers=cfg["num_layers"],
-                num_heads=cfg["num_heads"], max_seq_len=t)
-    optimizer = Adam(model.parameters(), lr=cfg["lr"])
-    loss_fn = CrossEntropyLoss()
+    rng = np.random.default_rng(args.seed)
+    model, logits32_of, losses, train_seconds = train_char_gpt(cfg, vocab_size, train_ids, rng)
 
     def logits_of(x: np.ndarray) -> np.ndarray:
-        with no_grad():
-            return checked_logits(model(Tensor(x)), x, vocab_size).astype(np.float64)
-
-    rng = np.random.default_rng(args.seed)
-    started, losses = time.perf_counter(), []
-    print(f"Training for {cfg['steps']} steps of {b} windows x {t} characters...")
-    for step in range(cfg["steps"]):
-        x, y = random_windows(train_ids, b, t, rng)
-        loss = loss_fn(model(Tensor(x)).reshape(b * t, vocab_size), Tensor(y.reshape(-1)))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(float(to_numpy(loss)))
-        if step % max(1, cfg["steps"] // 8) == 0:
-            print(f"  step {step:4d}  loss {losses[-1]:.3f}  ({time.perf_counter() - started:.0f} s)")
-    train_seconds = time.perf_counter() - started
+        return logits32_of(x).astype(np.float64)
 
     fit_x, fit_y = random_windows(train_ids, 64, t, np.random.default_rng(args.seed + 1))
     final_train = mean_nll(logits_of(fit_x), fit_y)

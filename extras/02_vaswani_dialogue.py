@@ -24,15 +24,19 @@ from __future__ import annotations
 
 import argparse
 import ast
-import importlib
-import importlib.util
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 from _harness import metrics
-from _harness.common import parse_args, seed_everything, to_numpy
+from _harness.common import parse_args, seed_everything
+from _harness.lm import (
+    bigram_counts,
+    greedy_decode,
+    shipped_file,
+    tiled_windows,
+    train_char_gpt,
+)
 
 DATA_DIR = Path(__file__).resolve().parent / "data" / "codebot"
 MAX_COMPLETION_CHARS = 160
@@ -45,48 +49,8 @@ CONFIG = {
 
 def load_functions(split: str) -> list[str]:
     """The functions of one split (each ends with a newline)."""
-    path = DATA_DIR / f"{split}.txt"
-    if not path.is_file():
-        raise SystemExit(f"{path} is missing: extras/data ships with the extras; restore it "
-                         "(e.g. `git checkout -- extras/data`)")
-    text = path.read_text(encoding="utf-8")
+    text = shipped_file(DATA_DIR / f"{split}.txt").read_text(encoding="utf-8")
     return [f.strip("\n") + "\n" for f in text.split("\n\n") if f.strip()]
-
-
-def random_windows(ids: np.ndarray, batch_size: int, seq_len: int, rng: np.random.Generator):
-    """Inputs (B, T) and next-character targets (B, T) from random places in `ids`."""
-    starts = rng.integers(0, len(ids) - seq_len - 1, size=batch_size)
-    x = np.stack([ids[s:s + seq_len] for s in starts])
-    y = np.stack([ids[s + 1:s + seq_len + 1] for s in starts])
-    return x, y
-
-
-def tiled_windows(ids: np.ndarray, seq_len: int):
-    """Non-overlapping windows covering `ids`: every character is scored once."""
-    n = (len(ids) - 1) // seq_len
-    return ids[:n * seq_len].reshape(n, seq_len), ids[1:n * seq_len + 1].reshape(n, seq_len)
-
-
-def greedy_complete(logits_of, prompts: list[list[int]], stop, seq_len: int) -> list[list[int]]:
-    """Greedy decoding of all prompts in one right-padded batch until `stop(sequence)` holds.
-
-    Each row sees at most its last `seq_len` tokens; a causal model ignores the padding.
-    """
-    seqs = [list(p) for p in prompts]
-    done = [False] * len(seqs)
-    for _ in range(MAX_COMPLETION_CHARS):
-        active = [i for i, d in enumerate(done) if not d]
-        if not active:
-            break
-        contexts = [seqs[i][-seq_len:] for i in active]
-        batch = np.zeros((len(active), max(len(c) for c in contexts)), dtype=np.int64)
-        for row, context in enumerate(contexts):
-            batch[row, :len(context)] = context
-        logits = logits_of(batch)
-        for row, i in enumerate(active):
-            seqs[i].append(int(np.argmax(logits[row, len(contexts[row]) - 1])))
-            done[i] = stop(seqs[i])
-    return [s[len(p):] for s, p in zip(seqs, prompts, strict=True)]
 
 
 def parses(code: str) -> bool:
@@ -97,23 +61,6 @@ def parses(code: str) -> bool:
     return True
 
 
-def checked_logits(logits, batch: np.ndarray, vocab_size: int) -> np.ndarray:
-    """Your model's logits as an array; a clear stop if they are not shaped (batch, seq, vocab)."""
-    out = to_numpy(logits)
-    if out.shape != (*batch.shape, vocab_size):
-        raise SystemExit(f"GPT returned logits of shape {out.shape} for token ids of shape {batch.shape}; "
-                         f"expected (batch, seq, vocab) = {(*batch.shape, vocab_size)}")
-    return out
-
-
-def import_gpt():
-    """GPT from tinytorch.core.transformers, or from the older spelling tinytorch.core.transformer."""
-    name = "tinytorch.core.transformers"
-    if importlib.util.find_spec(name) is None:
-        name = "tinytorch.core.transformer"
-    return importlib.import_module(name).GPT
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--interactive", action="store_true",
@@ -122,11 +69,6 @@ def main() -> int:
     seed_everything(args.seed)
     cfg = CONFIG["quick" if args.quick else "full"]
 
-    from tinytorch.core.autograd import no_grad
-    from tinytorch.core.losses import CrossEntropyLoss
-    from tinytorch.core.optimizers import Adam
-    from tinytorch.core.tensor import Tensor
-    GPT = import_gpt()
 
     train, val, test = load_functions("train"), load_functions("val"), load_functions("test")
     train_text, val_text = "\n".join(train), "\n".join(val)
@@ -135,37 +77,16 @@ def main() -> int:
     train_ids = np.array([stoi[c] for c in train_text], dtype=np.int64)
     val_ids = np.array([stoi[c] for c in val_text], dtype=np.int64)
     vocab_size, newline = len(chars), stoi["\n"]
-    b, t = cfg["batch_size"], cfg["seq_len"]
+    t = cfg["seq_len"]
     print(f"CodeBot corpus: {len(train)} training functions ({len(train_ids)} characters), "
           f"{len(test)} held-out prompts, vocabulary {vocab_size}.")
 
-    model = GPT(vocab_size=vocab_size, embed_dim=cfg["embed_dim"], num_layers=cfg["num_layers"],
-                num_heads=cfg["num_heads"], max_seq_len=t)
-    optimizer = Adam(model.parameters(), lr=cfg["lr"])
-    loss_fn = CrossEntropyLoss()
-
-    def logits_of(x: np.ndarray) -> np.ndarray:
-        with no_grad():
-            return checked_logits(model(Tensor(x)), x, vocab_size)
-
     rng = np.random.default_rng(args.seed)
-    started, losses = time.perf_counter(), []
-    print(f"Training for {cfg['steps']} steps...")
-    for step in range(cfg["steps"]):
-        x, y = random_windows(train_ids, b, t, rng)
-        loss = loss_fn(model(Tensor(x)).reshape(b * t, vocab_size), Tensor(y.reshape(-1)))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(float(to_numpy(loss)))
-        if step % max(1, cfg["steps"] // 8) == 0:
-            print(f"  step {step:4d}  loss {losses[-1]:.3f}  ({time.perf_counter() - started:.0f} s)")
-    train_seconds = time.perf_counter() - started
+    model, logits_of, losses, train_seconds = train_char_gpt(cfg, vocab_size, train_ids, rng)
 
     val_x, val_y = tiled_windows(val_ids, t)
     accuracy = float(np.mean(np.argmax(logits_of(val_x), axis=-1) == val_y))
-    counts = np.zeros((vocab_size, vocab_size))
-    np.add.at(counts, (train_ids[:-1], train_ids[1:]), 1.0)
+    counts = bigram_counts(train_ids, vocab_size)
     bigram_accuracy = float(np.mean(np.argmax(counts, axis=1)[val_x] == val_y))
     print(f"Held-out next-character accuracy {accuracy:.1%} "
           f"(a counted bigram model gets {bigram_accuracy:.1%}).")
@@ -174,7 +95,8 @@ def main() -> int:
         return len(seq) >= 2 and seq[-1] == newline and seq[-2] == newline
 
     headers = [f.split("\n", 1)[0] + "\n" for f in test]
-    completions = greedy_complete(logits_of, [[stoi[c] for c in h] for h in headers], finished, t)
+    completions = greedy_decode(logits_of, [[stoi[c] for c in h] for h in headers], finished, t,
+                                MAX_COMPLETION_CHARS)
     programs = [h + "".join(chars[i] for i in ids) for h, ids in zip(headers, completions, strict=True)]
     ok = [parses(p) for p in programs]
     exact = [p.rstrip("\n") == f.rstrip("\n") for p, f in zip(programs, test, strict=True)]
@@ -199,7 +121,8 @@ def main() -> int:
             if unknown:
                 print(f"CodeBot does not know the characters {unknown}; try again.")
                 continue
-            ids = greedy_complete(logits_of, [[stoi[c] for c in line + "\n"]], finished, t)[0]
+            prompt = [stoi[c] for c in line + "\n"]
+            ids = greedy_decode(logits_of, [prompt], finished, t, MAX_COMPLETION_CHARS)[0]
             print(line + "\n" + "".join(chars[i] for i in ids))
     return 0
 

@@ -23,12 +23,10 @@ Run it yourself: `python extras/03_generation_opts.py` (add `--quick` for a shor
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-
 import numpy as np
 from _harness import metrics
 from _harness.common import parse_args, seed_everything, to_numpy
+from _harness.lm import import_gpt
 from _harness.timing import best_ratios, interleaved_times
 
 CONFIG = {
@@ -68,14 +66,6 @@ def cached_vs_recomputed(model, tokens: np.ndarray, prompt_len: int, tensor_cls,
     finally:
         disable(model)
     return float(np.abs(np.stack(cached).astype(np.float64) - full).max())
-
-
-def import_gpt():
-    """GPT from tinytorch.core.transformers, or from the older spelling tinytorch.core.transformer."""
-    name = "tinytorch.core.transformers"
-    if importlib.util.find_spec(name) is None:
-        name = "tinytorch.core.transformer"
-    return importlib.import_module(name).GPT
 
 
 def main() -> int:

@@ -17,76 +17,19 @@ Run it yourself: `python extras/03_quickdemo.py` (add `--quick` for a 10-second 
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import json
 import math
 import time
-from pathlib import Path
 
 import numpy as np
 from _harness import metrics
 from _harness.common import parse_args, seed_everything, to_numpy
-
-DATA_DIR = Path(__file__).resolve().parent / "data" / "tinytalks"
+from _harness.lm import checked_logits, import_gpt, mean_nll, random_windows, tiled_windows, tinytalks_text
 
 # Model and training sizes: (full profile, quick profile).
 CONFIG = {
     "full": dict(embed_dim=64, num_layers=2, num_heads=4, seq_len=48, batch_size=32, steps=800, lr=3e-3),
     "quick": dict(embed_dim=32, num_layers=1, num_heads=2, seq_len=32, batch_size=16, steps=60, lr=5e-3),
 }
-
-
-def load_text(split: str) -> str:
-    """One TinyTalks split as a single text stream: 'Q: ...\\nA: ...\\n' per pair."""
-    path = DATA_DIR / f"{split}.jsonl"
-    if not path.is_file():
-        raise SystemExit(f"{path} is missing: extras/data ships with the extras; restore it "
-                         "(e.g. `git checkout -- extras/data`)")
-    with open(path, encoding="utf-8") as handle:
-        pairs = [json.loads(line) for line in handle]
-    return "".join(f"Q: {p['question']}\nA: {p['answer']}\n" for p in pairs)
-
-
-def random_windows(ids: np.ndarray, batch_size: int, seq_len: int, rng: np.random.Generator):
-    """Inputs (B, T) and next-character targets (B, T) from random places in `ids`."""
-    starts = rng.integers(0, len(ids) - seq_len - 1, size=batch_size)
-    x = np.stack([ids[s:s + seq_len] for s in starts])
-    y = np.stack([ids[s + 1:s + seq_len + 1] for s in starts])
-    return x, y
-
-
-def tiled_windows(ids: np.ndarray, seq_len: int):
-    """Non-overlapping windows covering `ids`: every held-out character is scored once."""
-    n = (len(ids) - 1) // seq_len
-    x = ids[:n * seq_len].reshape(n, seq_len)
-    y = ids[1:n * seq_len + 1].reshape(n, seq_len)
-    return x, y
-
-
-def mean_nll(logits: np.ndarray, targets: np.ndarray) -> float:
-    """Cross-entropy in nats, computed in float64 numpy from raw logits."""
-    z = logits.reshape(-1, logits.shape[-1]).astype(np.float64)
-    z = z - z.max(axis=1, keepdims=True)
-    log_probs = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-    return float(-log_probs[np.arange(len(z)), targets.reshape(-1)].mean())
-
-
-def checked_logits(logits, batch: np.ndarray, vocab_size: int) -> np.ndarray:
-    """Your model's logits as an array; a clear stop if they are not shaped (batch, seq, vocab)."""
-    out = to_numpy(logits)
-    if out.shape != (*batch.shape, vocab_size):
-        raise SystemExit(f"GPT returned logits of shape {out.shape} for token ids of shape {batch.shape}; "
-                         f"expected (batch, seq, vocab) = {(*batch.shape, vocab_size)}")
-    return out
-
-
-def import_gpt():
-    """GPT from tinytorch.core.transformers, or from the older spelling tinytorch.core.transformer."""
-    name = "tinytorch.core.transformers"
-    if importlib.util.find_spec(name) is None:
-        name = "tinytorch.core.transformer"
-    return importlib.import_module(name).GPT
 
 
 def main() -> int:
@@ -100,7 +43,7 @@ def main() -> int:
     from tinytorch.core.tensor import Tensor
     GPT = import_gpt()
 
-    train_text, val_text = load_text("train"), load_text("val")
+    train_text, val_text = tinytalks_text("train"), tinytalks_text("val")
     chars = sorted(set(train_text + val_text))
     stoi = {c: i for i, c in enumerate(chars)}
     train_ids = np.array([stoi[c] for c in train_text], dtype=np.int64)

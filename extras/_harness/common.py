@@ -47,6 +47,12 @@ def seed_everything(seed: int) -> None:
         manual_seed(seed)
 
 
+def grad_of(param) -> np.ndarray | None:
+    """A parameter's gradient as an ndarray (``.grad`` may hold an array or a Tensor), or None."""
+    grad = getattr(param, "grad", None)
+    return None if grad is None else to_numpy(grad)
+
+
 def to_numpy(x) -> np.ndarray:
     """A Tensor, an ndarray, a Tensor stored in ``.grad``, or a list -> ndarray (no copy if possible)."""
     seen = 0

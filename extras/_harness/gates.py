@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import metrics
-from .common import to_numpy
+from .common import grad_of, to_numpy
 
 
 def snapshot(weights: dict) -> dict[str, np.ndarray]:
@@ -19,9 +19,10 @@ def snapshot(weights: dict) -> dict[str, np.ndarray]:
 
 def grad_norm(param) -> float:
     """L2 norm of ``param.grad``; 0.0 when no gradient arrived (None), inf when it is not finite."""
-    if getattr(param, "grad", None) is None:
+    grad = grad_of(param)
+    if grad is None:
         return 0.0
-    value = float(np.linalg.norm(to_numpy(param.grad).astype(np.float64)))
+    value = float(np.linalg.norm(grad.astype(np.float64)))
     return value if np.isfinite(value) else float("inf")
 
 

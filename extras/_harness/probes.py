@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import numpy_ref as ref
+from .common import grad_of as _grad
 from .common import to_numpy
 
 _F32 = np.float32
@@ -17,10 +18,6 @@ _F32 = np.float32
 def set_param(param, value: np.ndarray) -> None:
     """Overwrite a parameter's values in place (keeps the student's Tensor object)."""
     to_numpy(param)[...] = value.astype(_F32)
-
-
-def _grad(param):
-    return None if getattr(param, "grad", None) is None else to_numpy(param.grad)
 
 
 def _fixed(shape, low=-1.0, high=1.0, seed=0):

@@ -1,0 +1,160 @@
+"""Numpy helpers the language-model extras share (stdlib + numpy only).
+
+Every grade-bearing number of those extras is computed here from raw arrays (token ids and the
+model's logits), never taken from the student's package. Nothing here imports tinytorch at import
+time: ``import_gpt`` imports the student's GPT only when an extra calls it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from .common import to_numpy
+from .numpy_ref import cross_entropy
+
+
+def import_gpt():
+    """GPT from tinytorch.core.transformers, or from the older spelling tinytorch.core.transformer."""
+    name = "tinytorch.core.transformers"
+    if importlib.util.find_spec(name) is None:
+        name = "tinytorch.core.transformer"
+    return importlib.import_module(name).GPT
+
+
+def shipped_file(path: Path) -> Path:
+    """``path`` if it exists; else a clear stop: extras/data ships with the extras."""
+    if not Path(path).is_file():
+        raise SystemExit(f"{path} is missing: extras/data ships with the extras; restore it "
+                         "(e.g. `git checkout -- extras/data`)")
+    return Path(path)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """One JSON object per line of a shipped data file."""
+    with open(shipped_file(path), encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
+
+
+TINYTALKS_DIR = Path(__file__).resolve().parents[1] / "data" / "tinytalks"
+
+
+def qa_text(pair: dict) -> str:
+    """One TinyTalks exchange as the models read it: 'Q: ...\\nA: ...\\n'."""
+    return f"Q: {pair['question']}\nA: {pair['answer']}\n"
+
+
+def tinytalks_text(split: str) -> str:
+    """One TinyTalks split (train or val: the test answers are not shipped) as one text stream."""
+    return "".join(qa_text(p) for p in read_jsonl(TINYTALKS_DIR / f"{split}.jsonl"))
+
+
+def random_windows(ids: np.ndarray, batch_size: int, seq_len: int, rng: np.random.Generator):
+    """Inputs (B, T) and next-character targets (B, T) from random places in `ids`."""
+    starts = rng.integers(0, len(ids) - seq_len - 1, size=batch_size)
+    x = np.stack([ids[s:s + seq_len] for s in starts])
+    y = np.stack([ids[s + 1:s + seq_len + 1] for s in starts])
+    return x, y
+
+
+def tiled_windows(ids: np.ndarray, seq_len: int):
+    """Non-overlapping windows covering `ids`: every character is scored once."""
+    n = (len(ids) - 1) // seq_len
+    return ids[:n * seq_len].reshape(n, seq_len), ids[1:n * seq_len + 1].reshape(n, seq_len)
+
+
+def mean_nll(logits: np.ndarray, targets: np.ndarray) -> float:
+    """Cross-entropy in nats, computed in float64 numpy from raw (..., V) logits."""
+    return cross_entropy(logits.reshape(-1, logits.shape[-1]).astype(np.float64), targets.reshape(-1))
+
+
+def bigram_counts(train_ids: np.ndarray, vocab_size: int, smoothing: float = 0.0) -> np.ndarray:
+    """counts[a, b]: how often character b follows a in the training ids (plus `smoothing`)."""
+    counts = np.full((vocab_size, vocab_size), float(smoothing))
+    np.add.at(counts, (train_ids[:-1], train_ids[1:]), 1.0)
+    return counts
+
+
+def bigram_nll(train_ids: np.ndarray, x: np.ndarray, y: np.ndarray, vocab_size: int) -> float:
+    """Loss of a bigram model counted from the training text (add-one smoothing), scored on (x -> y)."""
+    counts = bigram_counts(train_ids, vocab_size, smoothing=1.0)
+    probs = counts / counts.sum(axis=1, keepdims=True)
+    return float(-np.log(probs[x.reshape(-1), y.reshape(-1)]).mean())
+
+
+def train_char_gpt(cfg: dict, vocab_size: int, train_ids: np.ndarray, rng: np.random.Generator):
+    """A GPT from YOUR package, trained with YOUR Adam and CrossEntropyLoss to predict the next
+    character of random training windows.
+
+    ``cfg``: embed_dim, num_layers, num_heads, seq_len (also the model's max_seq_len), batch_size,
+    steps, lr. ``rng`` draws the training windows (the caller may keep using it afterwards).
+    One step: logits (B, T, V) -> your loss on (B*T, V) against the next ids ->
+    backward -> your optimizer. Returns ``(model, logits_of, losses, train_seconds)``, where
+    ``logits_of(ids)`` runs the model without gradients and returns checked (B, T, V) logits.
+    """
+    from tinytorch.core.autograd import no_grad
+    from tinytorch.core.losses import CrossEntropyLoss
+    from tinytorch.core.optimizers import Adam
+    from tinytorch.core.tensor import Tensor
+
+    b, t, steps = cfg["batch_size"], cfg["seq_len"], cfg["steps"]
+    model = import_gpt()(vocab_size=vocab_size, embed_dim=cfg["embed_dim"], num_layers=cfg["num_layers"],
+                         num_heads=cfg["num_heads"], max_seq_len=t)
+    optimizer = Adam(model.parameters(), lr=cfg["lr"])
+    loss_fn = CrossEntropyLoss()
+
+    def logits_of(x: np.ndarray) -> np.ndarray:
+        with no_grad():
+            return checked_logits(model(Tensor(x)), x, vocab_size)
+
+    started, losses = time.perf_counter(), []
+    print(f"Training for {steps} steps of {b} windows x {t} characters...")
+    for step in range(steps):
+        x, y = random_windows(train_ids, b, t, rng)
+        loss = loss_fn(model(Tensor(x)).reshape(b * t, vocab_size), Tensor(y.reshape(-1)))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(float(to_numpy(loss)))
+        if step % max(1, steps // 8) == 0:
+            print(f"  step {step:4d}  loss {losses[-1]:.3f}  ({time.perf_counter() - started:.0f} s)")
+    return model, logits_of, losses, time.perf_counter() - started
+
+
+def checked_logits(logits, batch: np.ndarray, vocab_size: int) -> np.ndarray:
+    """Your model's logits as an array; a clear stop if they are not shaped (batch, seq, vocab)."""
+    out = to_numpy(logits)
+    if out.shape != (*batch.shape, vocab_size):
+        raise SystemExit(f"GPT returned logits of shape {out.shape} for token ids of shape {batch.shape}; "
+                         f"expected (batch, seq, vocab) = {(*batch.shape, vocab_size)}")
+    return out
+
+
+def greedy_decode(logits_of: Callable[[np.ndarray], np.ndarray], prompts, stop: Callable[[list[int]], bool],
+                  seq_len: int, max_new: int) -> list[list[int]]:
+    """Greedy decoding of all prompts in one right-padded batch until `stop(sequence)` holds.
+
+    At most `max_new` new ids per prompt; each row sees at most its last `seq_len` tokens, and a
+    causal model never looks at the padding after a row's last token. Returns the new ids only.
+    """
+    seqs = [list(p) for p in prompts]
+    done = [False] * len(seqs)
+    for _ in range(max_new):
+        active = [i for i, d in enumerate(done) if not d]
+        if not active:
+            break
+        contexts = [seqs[i][-seq_len:] for i in active]
+        batch = np.zeros((len(active), max(len(c) for c in contexts)), dtype=np.int64)
+        for row, context in enumerate(contexts):
+            batch[row, :len(context)] = context
+        logits = logits_of(batch)
+        for row, i in enumerate(active):
+            seqs[i].append(int(np.argmax(logits[row, len(contexts[row]) - 1])))
+            done[i] = stop(seqs[i])
+    return [s[len(p):] for s, p in zip(seqs, prompts, strict=True)]
