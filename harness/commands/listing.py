@@ -29,8 +29,8 @@ def run(args: argparse.Namespace) -> int:
         notes = [f"{hidden} hidden"] * bool(hidden) + [f"{full_only} full only"] * bool(full_only) \
             + [f"{quick_only} quick only"] * bool(quick_only)
         checks = f"{len(c.checks)}" + (f" ({', '.join(notes)})" if notes else "")
-        points = [c.max_score_for(p) for p in ("quick", "full")]
-        points_text = f"{points[1]:g}" if points[0] == points[1] else f"{points[0]:g} quick, {points[1]:g} full"
+        quick, full = c.max_score_for("quick"), c.max_score_for("full")
+        points_text = f"{full:g}" if quick == full else f"{quick:g} quick, {full:g} full"
         seconds = f"{c.profiles['quick'].expected_seconds:g} s / {c.profiles['full'].expected_seconds:g} s"
         table.add_row(c.id, c.title, c.milestone, c.script, checks, points_text, seconds)
     make_console().print(table)
