@@ -80,11 +80,7 @@ def main() -> None:
     restarts, steps = (3, 300) if args.quick else (5, 1000)
     print("== The XOR crisis (Minsky & Papert, 1969), replayed with YOUR TinyTorch ==")
 
-    forward_error, backward_error = probes.linear_sigmoid_bce(Tensor, Linear, Sigmoid, BinaryCrossEntropyLoss)
-    metrics.report("forward_max_error", forward_error)
-    metrics.report("backward_max_error", backward_error)
-    print(f"Numerics vs numpy on fixed inputs: forward error {forward_error:.2e}, "
-          f"gradient error {backward_error:.2e}")
+    probes.report(probes.linear_sigmoid_bce(Tensor, Linear, Sigmoid, BinaryCrossEntropyLoss))
 
     print(f"\n1) A single neuron, {restarts} attempts of {steps} steps:")
     best = max(single_layer_attempts(restarts, steps))

@@ -12,7 +12,6 @@ Run it directly (`python extras/02_lecun_cifar10.py [--quick] [--seed N]`; the d
 from __future__ import annotations
 
 import contextlib
-import time
 
 import numpy as np
 from _harness import common, gates, metrics, probes
@@ -84,12 +83,8 @@ def main() -> None:
     cfg = QUICK if args.quick else FULL
     print("== The convolutional revolution (LeCun et al., 1998): CIFAR-10 with YOUR TinyTorch ==")
 
-    forward_error, backward_error = probes.conv_pool_cross_entropy(
-        Tensor, Conv2d, MaxPool2d, ReLU, Linear, CrossEntropyLoss)
-    metrics.report("forward_max_error", forward_error)
-    metrics.report("backward_max_error", backward_error)
-    print(f"Numerics vs numpy on fixed inputs (conv, pool, linear, loss): forward error "
-          f"{forward_error:.2e}, gradient error {backward_error:.2e}")
+    errors = probes.conv_pool_cross_entropy(Tensor, Conv2d, MaxPool2d, ReLU, Linear, CrossEntropyLoss)
+    probes.report(errors, "conv, pool, linear, loss")
 
     data = load_cifar10()
     rng = np.random.RandomState(args.seed % (2**32))
@@ -101,32 +96,9 @@ def main() -> None:
     model, loss_fn = LeNet(), CrossEntropyLoss()
     optimizer = Adam(model.parameters(), lr=cfg["lr"])
     weights = {name: layer.weight for name, layer in model.layers().items()}
-    before = gates.snapshot(weights)
-
-    start, losses, epoch_losses = time.perf_counter(), [], []
-    batch = cfg["batch"]
-    for epoch in range(cfg["epochs"]):
-        order = rng.permutation(len(x_train))
-        for i in range(0, len(order), batch):
-            idx = order[i:i + batch]
-            loss = loss_fn(model(Tensor(preprocess(x_train[idx]))), Tensor(y_train[idx]))
-            optimizer.zero_grad()
-            loss.backward()
-            if not losses:
-                gates.report_first_layer_grad("conv1.weight", model.conv1.weight)
-            optimizer.step()
-            losses.append(gates.scalar(loss))
-            if len(losses) % 100 == 0:
-                print(f"    step {len(losses)}: loss {np.mean(losses[-100:]):.4f} "
-                      f"({time.perf_counter() - start:.0f} s)")
-        steps = -(-len(order) // batch)
-        epoch_losses.append(float(np.mean(losses[-steps:])))
-        print(f"  epoch {epoch + 1}/{cfg['epochs']}: loss {epoch_losses[-1]:.4f} "
-              f"({time.perf_counter() - start:.0f} s)")
-    metrics.report("train_seconds", time.perf_counter() - start)
-    metrics.series("train_loss", epoch_losses)
-    gates.report_loss_trend(losses)
-    gates.report_weight_changes(before, weights)
+    gates.train_epochs(model, loss_fn, optimizer, Tensor, x_train, y_train, epochs=cfg["epochs"],
+                       batch=cfg["batch"], rng=rng, weights=weights, first_layer="conv1",
+                       prepare=preprocess, log_every=100)
 
     train_acc = gates.accuracy(predict(model, x_train[:5000]), y_train[:5000])
     metrics.report("train_accuracy", train_acc)

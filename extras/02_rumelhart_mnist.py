@@ -11,7 +11,6 @@ Run it directly (`python extras/02_rumelhart_mnist.py [--quick] [--seed N]`; the
 from __future__ import annotations
 
 import contextlib
-import time
 
 import numpy as np
 from _harness import common, gates, metrics, probes
@@ -67,11 +66,7 @@ def main() -> None:
     cfg = QUICK if args.quick else FULL
     print("== Backpropagation revives the MLP (Rumelhart, Hinton & Williams, 1986): MNIST ==")
 
-    forward_error, backward_error = probes.mlp_cross_entropy(Tensor, Linear, ReLU, CrossEntropyLoss)
-    metrics.report("forward_max_error", forward_error)
-    metrics.report("backward_max_error", backward_error)
-    print(f"Numerics vs numpy on fixed inputs: forward error {forward_error:.2e}, "
-          f"gradient error {backward_error:.2e}")
+    probes.report(probes.mlp_cross_entropy(Tensor, Linear, ReLU, CrossEntropyLoss))
 
     data = load_mnist()
     rng = np.random.RandomState(args.seed % (2**32))
@@ -84,29 +79,8 @@ def main() -> None:
     model, loss_fn = MLP(), CrossEntropyLoss()
     optimizer = Adam(model.parameters(), lr=cfg["lr"])
     weights = {"fc1": model.fc1.weight, "fc2": model.fc2.weight, "fc3": model.fc3.weight}
-    before = gates.snapshot(weights)
-
-    start, losses, epoch_losses = time.perf_counter(), [], []
-    batch = cfg["batch"]
-    for epoch in range(cfg["epochs"]):
-        order = rng.permutation(len(x_train))
-        for i in range(0, len(order), batch):
-            idx = order[i:i + batch]
-            loss = loss_fn(model(Tensor(x_train[idx])), Tensor(y_train[idx]))
-            optimizer.zero_grad()
-            loss.backward()
-            if not losses:
-                gates.report_first_layer_grad("fc1.weight", model.fc1.weight)
-            optimizer.step()
-            losses.append(gates.scalar(loss))
-        steps = -(-len(order) // batch)
-        epoch_losses.append(float(np.mean(losses[-steps:])))
-        print(f"  epoch {epoch + 1}/{cfg['epochs']}: loss {epoch_losses[-1]:.4f} "
-              f"({time.perf_counter() - start:.0f} s)")
-    metrics.report("train_seconds", time.perf_counter() - start)
-    metrics.series("train_loss", epoch_losses)
-    gates.report_loss_trend(losses)
-    gates.report_weight_changes(before, weights)
+    gates.train_epochs(model, loss_fn, optimizer, Tensor, x_train, y_train, epochs=cfg["epochs"],
+                       batch=cfg["batch"], rng=rng, weights=weights, first_layer="fc1")
 
     train_acc = gates.accuracy(predict(model, x_train[:10000]), y_train[:10000])
     metrics.report("train_accuracy", train_acc)

@@ -6,6 +6,8 @@ layer's weights moved, and a gradient reached the first layer.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from . import metrics
@@ -73,3 +75,42 @@ def scalar(x) -> float:
 
 def accuracy(predictions: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(np.asarray(predictions).reshape(-1) == np.asarray(labels).reshape(-1)))
+
+
+def train_epochs(model, loss_fn, optimizer, tensor_cls, x: np.ndarray, y: np.ndarray, *, epochs: int,
+                 batch: int, rng, weights: dict, first_layer: str, prepare=None,
+                 log_every: int | None = None) -> list[float]:
+    """Mini-batch training of a classifier with every training-health gate reported.
+
+    Each epoch visits ``x`` in the order ``rng.permutation``; ``prepare`` (optional) turns a batch
+    of raw inputs into model inputs. Reports ``first_layer_grad_norm`` (the gradient of
+    ``weights[first_layer]`` after the first backward), ``train_seconds``, the ``train_loss``
+    series (one mean per epoch), ``loss_ratio`` and the per-layer weight changes. Returns the loss
+    of every step.
+    """
+    before = snapshot(weights)
+    start, losses, epoch_losses = time.perf_counter(), [], []
+    for epoch in range(epochs):
+        order = rng.permutation(len(x))
+        for i in range(0, len(order), batch):
+            idx = order[i:i + batch]
+            inputs = x[idx] if prepare is None else prepare(x[idx])
+            loss = loss_fn(model(tensor_cls(inputs)), tensor_cls(y[idx]))
+            optimizer.zero_grad()
+            loss.backward()
+            if not losses:
+                report_first_layer_grad(f"{first_layer}.weight", weights[first_layer])
+            optimizer.step()
+            losses.append(scalar(loss))
+            if log_every and len(losses) % log_every == 0:
+                print(f"    step {len(losses)}: loss {np.mean(losses[-log_every:]):.4f} "
+                      f"({time.perf_counter() - start:.0f} s)")
+        steps = -(-len(order) // batch)
+        epoch_losses.append(float(np.mean(losses[-steps:])))
+        print(f"  epoch {epoch + 1}/{epochs}: loss {epoch_losses[-1]:.4f} "
+              f"({time.perf_counter() - start:.0f} s)")
+    metrics.report("train_seconds", time.perf_counter() - start)
+    metrics.series("train_loss", epoch_losses)
+    report_loss_trend(losses)
+    report_weight_changes(before, weights)
+    return losses
