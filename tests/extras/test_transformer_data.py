@@ -11,11 +11,12 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "extras" / "data"
+GENERATORS = REPO / "scripts" / "datagen"  # outside extras/, so never mounted into the sandbox
 ANSWER_KEY = REPO / "criteria" / "references" / "tinytalks_test_answers.json"
 
 
 def load_generator(name: str):
-    spec = importlib.util.spec_from_file_location(f"{name}_generate", DATA / name / "generate.py")
+    spec = importlib.util.spec_from_file_location(f"{name}_generate", GENERATORS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

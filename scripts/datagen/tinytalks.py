@@ -1,7 +1,7 @@
 """Generate the TinyTalks question/answer dataset (deterministic, stdlib only).
 
-Run from anywhere: ``python extras/data/tinytalks/generate.py``. It rewrites
-``train.jsonl``, ``val.jsonl`` and ``test.jsonl`` next to this file, and the held-out answer
+Run from anywhere: ``python scripts/datagen/tinytalks.py``. It rewrites
+``train.jsonl``, ``val.jsonl`` and ``test.jsonl`` in ``extras/data/tinytalks/``, and the held-out answer
 key ``criteria/references/tinytalks_test_answers.json``; the output is byte-identical on every
 run (fixed seed, sorted inputs).
 
@@ -24,8 +24,9 @@ import random
 from pathlib import Path
 
 SEED = 2026
-HERE = Path(__file__).resolve().parent
-ANSWER_KEY = HERE.parents[2] / "criteria" / "references" / "tinytalks_test_answers.json"
+REPO = Path(__file__).resolve().parents[2]
+OUT_DIR = REPO / "extras" / "data" / "tinytalks"  # mounted into the sandbox; this generator is not
+ANSWER_KEY = REPO / "criteria" / "references" / "tinytalks_test_answers.json"
 
 COLOURS = {
     "banana": "yellow", "lemon": "yellow", "grass": "green", "leaf": "green", "frog": "green",
@@ -182,7 +183,7 @@ def answer_key_text(test_rows: list[dict]) -> str:
 def main() -> None:
     built = build()
     for split, rows in built.items():
-        path = HERE / f"{split}.jsonl"
+        path = OUT_DIR / f"{split}.jsonl"
         with open(path, "w", encoding="utf-8", newline="\n") as handle:
             for row in rows:
                 handle.write(json.dumps({k: row[k] for k in shipped_fields(split)}) + "\n")

@@ -1,7 +1,7 @@
 """Generate the CodeBot corpus: many small Python functions (deterministic, stdlib only).
 
-Run from anywhere: ``python extras/data/codebot/generate.py``. It rewrites
-``train.txt``, ``val.txt`` and ``test.txt`` next to this file, byte-identical on every
+Run from anywhere: ``python scripts/datagen/codebot.py``. It rewrites
+``train.txt``, ``val.txt`` and ``test.txt`` in ``extras/data/codebot/``, byte-identical on every
 run. Functions are separated by one blank line; each one parses with ``ast.parse``
 (checked here before writing). The splits never share a function: held-out functions
 combine the same templates with other names, operators and constants.
@@ -14,7 +14,7 @@ import random
 from pathlib import Path
 
 SEED = 2026
-HERE = Path(__file__).resolve().parent
+OUT_DIR = Path(__file__).resolve().parents[2] / "extras" / "data" / "codebot"
 
 NOUNS = ["price", "score", "count", "total", "value", "speed", "width", "height", "weight", "age",
          "size", "level", "amount", "length", "depth", "rate"]
@@ -130,7 +130,7 @@ def build(seed: int = SEED, total: int = 420) -> dict[str, list[str]]:
 
 def main() -> None:
     for split, functions in build().items():
-        path = HERE / f"{split}.txt"
+        path = OUT_DIR / f"{split}.txt"
         path.write_text("\n".join(functions), encoding="utf-8", newline="\n")
         print(f"{path.name}: {len(functions)} functions, {path.stat().st_size} bytes")
 
