@@ -30,6 +30,7 @@ from harness.runners.watchdog import WATCHDOG, remove_dir
 
 _MIB = 1024 * 1024
 _PRLIMIT = shutil.which("prlimit")
+_LAUNCHER = str(Path(__file__).with_name("launcher.py"))
 _OOM_MARKERS = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory")
 
 
@@ -78,8 +79,9 @@ def _limits(job: Job) -> list[tuple[str, int, int]]:
         ("core", resource.RLIMIT_CORE, 0),
     ]
     if os.geteuid() != 0:  # root is exempt from RLIMIT_NPROC, so it is only worth setting for others
-        # NPROC counts all of the user's processes: allow the ones already running plus the budget.
-        wanted.append(("nproc", resource.RLIMIT_NPROC, _user_process_count() + job.budget.pids))
+        # NPROC counts all of the user's processes: allow the ones already running, the launcher
+        # and the budget.
+        wanted.append(("nproc", resource.RLIMIT_NPROC, _user_process_count() + 1 + job.budget.pids))
     limits = []
     for name, which, value in wanted:
         hard = resource.getrlimit(which)[1]
@@ -87,12 +89,14 @@ def _limits(job: Job) -> list[tuple[str, int, int]]:
     return limits
 
 
-def _command(script: Path, args: tuple[str, ...], limits) -> tuple[list[str], object]:
+def _command(script: Path, args: tuple[str, ...], limits, report_fd: int) -> tuple[list[str], object]:
     """The command line and a preexec function (None when the prlimit tool sets the limits).
 
+    The script is started by ``launcher.py`` (a fresh, small interpreter), which reports the
+    script's wait status and rusage on ``report_fd``: see that module for why.
     prlimit(1) lets subprocess use its fast vfork path: a preexec function costs ~20 ms per job.
     """
-    python = [sys.executable, "-s", str(script), *args]
+    python = [sys.executable, "-I", "-S", _LAUNCHER, str(report_fd), sys.executable, "-s", str(script), *args]
     if _PRLIMIT:
         return [_PRLIMIT, *(f"--{name}={value}" for name, _, value in limits), "--", *python], None
     return python, lambda: _apply_limits(limits)
@@ -119,6 +123,63 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+class _Report:
+    """Read the launcher's report pipe on a thread (see ``launcher.py`` for its lines)."""
+
+    def __init__(self, fd: int):
+        self._fd = fd
+        self._data = b""
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        try:
+            while chunk := os.read(self._fd, 4096):
+                with self._lock:
+                    self._data += chunk
+        except OSError:
+            pass
+        finally:
+            os.close(self._fd)
+
+    def _field(self, key: str) -> list[str] | None:
+        with self._lock:
+            lines = self._data.decode("ascii", errors="replace").splitlines()
+        for line in lines:
+            words = line.split()
+            if words and words[0] == key:
+                return words[1:]
+        return None
+
+    def script_pid(self) -> int | None:
+        words = self._field("pid")
+        return int(words[0]) if words else None
+
+    def outcome(self, timeout: float) -> tuple[int, float, float] | None:
+        """(wait status, peak RSS MiB, CPU seconds) of the script, or None if never reported."""
+        self._thread.join(timeout)
+        words = self._field("status")
+        if not words or len(words) != 4:
+            return None
+        return int(words[0]), int(words[1]) / 1024.0, float(words[2]) + float(words[3])
+
+
+def _proc_usage(pid: int | None) -> tuple[float, float] | None:
+    """(peak RSS MiB, CPU seconds incl. reaped children) of a live process, from /proc; or None."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        with open(f"/proc/{pid}/status") as handle:
+            hwm = next(line for line in handle if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return None
+    ticks = sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+    return int(hwm.split()[1]) / 1024.0, ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _looks_out_of_memory(stderr: str, sig: int | None) -> bool:
@@ -202,22 +263,33 @@ class LocalRunner:
     def _run_in(self, job: Job, workdir: Path, result: RunResult) -> None:
         script = (Path(job.extras_dir) / job.script).resolve()
         env = sandbox_env(job, workdir, result.out_dir, _link_datasets(job, workdir))
-        command, preexec = _command(script, job.args, _limits(job))
-        start = time.monotonic()
-        proc = subprocess.Popen(
-            command, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, preexec_fn=preexec,
-        )
+        report_read, report_write = os.pipe()
+        try:
+            command, preexec = _command(script, job.args, _limits(job), report_write)
+            start = time.monotonic()
+            proc = subprocess.Popen(
+                command, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, start_new_session=True, preexec_fn=preexec, pass_fds=(report_write,),
+            )
+        except BaseException:
+            os.close(report_read)
+            raise
+        finally:
+            os.close(report_write)  # only the launcher holds it now: EOF when the launcher ends
         if self._track(proc.pid):  # cancel() ran after the check in run(), before this group existed
             _kill_group(proc.pid)
+        report = _Report(report_read)
         out = CappedReader(os.dup(proc.stdout.fileno()))
         err = CappedReader(os.dup(proc.stderr.fileno()))
         proc.stdout.close()
         proc.stderr.close()
         fired = threading.Event()
+        at_timeout: list = []
 
         def on_timeout() -> None:
             fired.set()
+            # The group kill may take the launcher before it reports: measure the script first.
+            at_timeout.append(_proc_usage(report.script_pid()))
             _kill_group(proc.pid)
 
         timer = threading.Timer(job.budget.wall_seconds, on_timeout)
@@ -235,6 +307,17 @@ class LocalRunner:
         _kill_group(proc.pid)  # grandchildren left behind die with the group
         cancelled = self._untrack(proc.pid)
         drained = out.join(5.0) and err.join(5.0)
+        reported = report.outcome(5.0)  # the launcher has exited: its pipe is at EOF
+        launcher_failed = False
+        if reported is not None:  # the script's own status and usage, measured by the launcher
+            status, result.peak_rss_mib, result.cpu_seconds = reported
+        else:  # the launcher died (group killed, or prlimit failed): its status stands for the job
+            launcher_failed = not os.WIFSIGNALED(status)
+            snapshot = at_timeout[0] if at_timeout else None
+            if snapshot is not None:
+                result.peak_rss_mib, result.cpu_seconds = snapshot
+            else:  # ru_maxrss here would include the harness's own RSS (see launcher.py): unknown
+                result.cpu_seconds = usage.ru_utime + usage.ru_stime
 
         # A process that exited by itself just as the timer fired did not time out.
         result.timed_out = fired.is_set() and os.WIFSIGNALED(status)
@@ -242,14 +325,14 @@ class LocalRunner:
             result.signal = os.WTERMSIG(status)
         else:
             result.exit_code = os.WEXITSTATUS(status)
-        result.cpu_seconds = usage.ru_utime + usage.ru_stime
-        result.peak_rss_mib = usage.ru_maxrss / 1024.0  # Linux reports KiB
         result.stdout = out.text()
         result.stderr = err.text()
         if not drained:
             result.stderr += "\n[harness: a process outside the group kept the output pipe open]\n"
         if _PRLIMIT and result.exit_code and result.stderr.startswith("prlimit: "):
             result.infra_error = f"could not set resource limits: {result.stderr.strip()}"
+        elif launcher_failed:
+            result.infra_error = f"the launcher could not start the script: {result.stderr.strip()[-2000:]}"
         if cancelled and result.signal == signal.SIGKILL and not result.timed_out:
             result.infra_error = "stopped: the harness was interrupted while this job ran"
             return

@@ -97,3 +97,21 @@ def test_missing_script_is_an_exit_code_not_a_harness_crash(project, run_results
     job = Job("s/none", "none", "none.py", project.extras, project.submission)
     run = run_results(LocalRunner().run(job))
     assert run.exit_code == 2 and "can't open file" in run.stderr
+
+
+def test_peak_rss_is_the_jobs_not_the_big_parents(run_script):
+    # execve keeps the old memory map's high-water RSS in ru_maxrss: a job spawned straight from a
+    # big harness process would report the harness's size. The launcher measures the script alone.
+    np = pytest.importorskip("numpy")
+    ballast = np.ones(600 * 2**20 // 8)  # this process touches ~600 MiB before the job starts
+    run = run_script("x = bytearray(b'\\x01') * (100 * 1024 * 1024)\n", memory_mib=1024)
+    assert float(ballast[-1]) == 1.0
+    assert run.exit_code == 0 and run.signal is None
+    assert 100 <= run.peak_rss_mib < 250
+
+
+def test_script_holds_no_descriptor_beyond_its_stdio(run_script):
+    # the launcher's report pipe is close-on-exec: the script cannot write the job's status
+    run = run_script("import os\nprint(sorted(int(fd) for fd in os.listdir('/proc/self/fd')))\n")
+    assert run.exit_code == 0
+    assert [fd for fd in json.loads(run.stdout) if fd > 2] == [3]  # 3: the listdir handle itself
