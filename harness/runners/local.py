@@ -128,8 +128,9 @@ def _kill_group(pgid: int) -> None:
 class _Report:
     """Read the launcher's report pipe on a thread (see ``launcher.py`` for its lines)."""
 
-    def __init__(self, fd: int):
+    def __init__(self, fd: int, on_pid):
         self._fd = fd
+        self._on_pid = on_pid  # called on the reading thread with the script's pid, once
         self._data = b""
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._drain, daemon=True)
@@ -137,9 +138,13 @@ class _Report:
 
     def _drain(self) -> None:
         try:
+            told = False
             while chunk := os.read(self._fd, 4096):
                 with self._lock:
                     self._data += chunk
+                if not told and (pid := self.script_pid()) is not None:
+                    told = True
+                    self._on_pid(pid)
         except OSError:
             pass
         finally:
@@ -158,9 +163,12 @@ class _Report:
         words = self._field("pid")
         return int(words[0]) if words else None
 
-    def outcome(self, timeout: float) -> tuple[int, float, float] | None:
-        """(wait status, peak RSS MiB, CPU seconds) of the script, or None if never reported."""
+    def join(self, timeout: float) -> bool:
         self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def outcome(self) -> tuple[int, float, float] | None:
+        """(wait status, peak RSS MiB, CPU seconds) of the script, or None if never reported."""
         words = self._field("status")
         if not words or len(words) != 4:
             return None
@@ -276,21 +284,39 @@ class LocalRunner:
             raise
         finally:
             os.close(report_write)  # only the launcher holds it now: EOF when the launcher ends
+        # The launcher's group, then the script's own group once the launcher reports its pid.
+        groups = [proc.pid]
+        fired = threading.Event()
+        at_timeout: list = []
+
+        def on_script(pid: int) -> None:  # on the report thread
+            groups.append(pid)
+            if self._track(pid) or fired.is_set():  # cancelled or timed out before it was known
+                _kill_group(pid)
+
+        def kill_all() -> None:
+            for pgid in reversed(groups):  # the script's group first
+                _kill_group(pgid)
+
         if self._track(proc.pid):  # cancel() ran after the check in run(), before this group existed
             _kill_group(proc.pid)
-        report = _Report(report_read)
+        report = _Report(report_read, on_script)
         out = CappedReader(os.dup(proc.stdout.fileno()))
         err = CappedReader(os.dup(proc.stderr.fileno()))
         proc.stdout.close()
         proc.stderr.close()
-        fired = threading.Event()
-        at_timeout: list = []
 
         def on_timeout() -> None:
             fired.set()
-            # The group kill may take the launcher before it reports: measure the script first.
+            # The launcher dies with the groups before it can report: measure the script first.
             at_timeout.append(_proc_usage(report.script_pid()))
-            _kill_group(proc.pid)
+            kill_all()
+
+        def finish() -> bool:
+            """Kill what is left of the job's groups and forget them; True if the runner was cancelled."""
+            report.join(5.0)  # the launcher has ended: its pipe is at EOF, and on_script has run
+            kill_all()
+            return any([self._untrack(pgid) for pgid in groups])
 
         timer = threading.Timer(job.budget.wall_seconds, on_timeout)
         timer.daemon = True
@@ -298,20 +324,19 @@ class LocalRunner:
         try:
             _, status, usage = os.wait4(proc.pid, 0)
         except BaseException:  # e.g. Ctrl-C when the caller runs the job on the main thread
-            _kill_group(proc.pid)
-            self._untrack(proc.pid)
+            kill_all()
+            finish()
             raise
         result.wall_seconds = time.monotonic() - start
         timer.cancel()
         proc.returncode = os.waitstatus_to_exitcode(status)  # so Popen never waits again
-        _kill_group(proc.pid)  # grandchildren left behind die with the group
-        cancelled = self._untrack(proc.pid)
+        cancelled = finish()  # grandchildren left behind die with the script's group
         drained = out.join(5.0) and err.join(5.0)
-        reported = report.outcome(5.0)  # the launcher has exited: its pipe is at EOF
+        reported = report.outcome()
         launcher_failed = False
         if reported is not None:  # the script's own status and usage, measured by the launcher
             status, result.peak_rss_mib, result.cpu_seconds = reported
-        else:  # the launcher died (group killed, or prlimit failed): its status stands for the job
+        else:  # the launcher died (groups killed, or prlimit failed): its status stands for the job
             launcher_failed = not os.WIFSIGNALED(status)
             snapshot = at_timeout[0] if at_timeout else None
             if snapshot is not None:
