@@ -6,9 +6,14 @@ itself dies, even of SIGKILL), rlimits on address space, file size, core dumps a
 work directory and ``/out`` directory (removed even when the harness is interrupted or dies: see
 ``harness.runners.watchdog``), a scrubbed environment, stdin closed. What it cannot
 keep: no network isolation, no read-only file system, the student's code runs as this user.
-RLIMIT_NPROC counts every process of the user (so the limit is "running now + pids budget") and
-does not apply to root at all, so it is not set there. RLIMIT_AS limits address space, not
-resident memory: a budget of N MiB is N MiB of virtual memory, the stricter of the two.
+RLIMIT_NPROC counts every process of the user (so the limit is "running now + launcher + pids
+budget") and does not apply to root at all, so it is not set there. RLIMIT_AS limits address
+space, not resident memory: a budget of N MiB is N MiB of virtual memory, the stricter of the two.
+
+The script is started by a small launcher (``launcher.py``, its own session and group) that
+spawns it into a process group of its own and reports its wait status, peak RSS and CPU time
+over a pipe: measured from the harness directly, ``ru_maxrss`` would include the harness's own
+resident memory. Both groups are killed at the end, at the wall-clock budget and on cancel.
 """
 
 from __future__ import annotations
