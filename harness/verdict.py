@@ -177,7 +177,7 @@ def judge(criterion: Criterion, profile: str, run: RunResult | None, submission_
             metrics[check.metric] = result.value
     verdict = worst(r.verdict for r in results)
     if verdict == "passed":
-        reason = f"all {len(results)} checks passed"
+        reason = "the check passed" if len(results) == 1 else f"all {len(results)} checks passed"
     else:
         reason = "; ".join(r.reason for r in results if r.verdict != "passed")
     return ExtraResult(**head, verdict=verdict, reason=reason, score=_points(sum(r.score for r in results)),

@@ -25,7 +25,7 @@ def project(tmp_path, runner) -> FakeProject:
 def test_pass_reports_metric_value_and_full_points(project):
     project.add("good", REPORT + "report('score', 0.95)\n")
     extra = project.extra("good")
-    assert (extra.verdict, extra.reason) == ("passed", "all 1 checks passed")
+    assert (extra.verdict, extra.reason) == ("passed", "the check passed")
     assert (extra.score, extra.max_score) == (10, 10)
     check = extra.checks[0]
     assert (check.verdict, check.value, check.rule) == ("passed", 0.95, ">= 0.900")

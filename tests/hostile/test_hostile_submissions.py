@@ -19,7 +19,7 @@ pytestmark = pytest.mark.docker
 
 SECRET = f"s3cret-{uuid.uuid4().hex}"
 TIMEOUT = ("timeout", f"killed after {WALL_SECONDS} s budget")
-THEN_BEHAVES = ("passed", "all 1 checks passed")  # the attack, then a correct answer()
+THEN_BEHAVES = ("passed", "the check passed")  # the attack, then a correct answer()
 
 CASES = {
     "01-infinite-loop": ("while True:\n    pass\n", TIMEOUT),
@@ -128,7 +128,7 @@ def test_hostile_submission(case, docker_runner, tmp_path, monkeypatch):
 
     hostile, good = results["hostile"], results["good"]
     assert (hostile.verdict, hostile.reason) == (verdict, reason), hostile.run
-    assert (good.verdict, good.reason) == ("passed", "all 1 checks passed"), good.run
+    assert (good.verdict, good.reason) == ("passed", "the check passed"), good.run
     assert containers_of(docker_runner.run_id) == []
     assert project.digests() == before
     assert SECRET not in hostile.run.stdout_tail + hostile.run.stderr_tail
