@@ -34,6 +34,7 @@ import numpy as np
 from _harness import metrics
 from _harness.common import parse_args, seed_everything
 from _harness.lm import (
+    CharVocab,
     bigram_nll,
     greedy_decode,
     mean_nll,
@@ -60,13 +61,13 @@ def load_pairs(split: str) -> list[dict]:
     return read_jsonl(DATA_DIR / f"{split}.jsonl")
 
 
-def answer(logits_of, pairs: list[dict], stoi: dict, chars: list[str], seq_len: int) -> list[str]:
+def answer(logits_of, pairs: list[dict], vocab: CharVocab, seq_len: int) -> list[str]:
     """Greedy answers to each pair's question, asked after one known exchange (mid-conversation)."""
     texts = [f"{CONTEXT}Q: {p['question']}\nA: " for p in pairs]
-    prompts = [np.array([stoi[c] for c in text], dtype=np.int64) for text in texts]
-    stop_id = stoi["\n"]
+    prompts = [vocab.encode(text) for text in texts]
+    stop_id = vocab.stoi["\n"]
     decoded = greedy_decode(logits_of, prompts, lambda seq: seq[-1] == stop_id, seq_len, MAX_ANSWER_CHARS)
-    return ["".join(chars[i] for i in ids).split("\n")[0] for ids in decoded]
+    return [vocab.decode(ids).split("\n")[0] for ids in decoded]
 
 
 def print_own_estimate(test: list[dict], answers: list[str]) -> None:
@@ -100,11 +101,9 @@ def main() -> int:
     train, val, test = load_pairs("train"), load_pairs("val"), load_pairs("test")
     train_text = "".join(qa_text(p) for p in train)
     val_text = "".join(qa_text(p) for p in val)
-    chars = sorted(set(train_text + val_text + "".join(p["question"] for p in test)))
-    stoi = {c: i for i, c in enumerate(chars)}
-    vocab_size = len(chars)
-    train_ids = np.array([stoi[c] for c in train_text], dtype=np.int64)
-    val_ids = np.array([stoi[c] for c in val_text], dtype=np.int64)
+    vocab = CharVocab(train_text, val_text, *(p["question"] for p in test))
+    vocab_size = vocab.size
+    train_ids, val_ids = vocab.encode(train_text), vocab.encode(val_text)
     t = cfg["seq_len"]
     print(f"TinyTalks: {len(train)} training conversations, {len(test)} held-out questions, "
           f"vocabulary {vocab_size}.")
@@ -118,10 +117,10 @@ def main() -> int:
     print(f"Held-out loss {heldout:.3f} nats/char vs counted bigram {bigram:.3f}.")
 
     shown = train[:RECALL_SAMPLE]
-    recalls = answer(logits_of, shown, stoi, chars, t)
+    recalls = answer(logits_of, shown, vocab, t)
     recalled = [got == p["answer"] for got, p in zip(recalls, shown, strict=True)]
     print(f"Training questions answered exactly: {sum(recalled)}/{len(recalled)}")
-    answers = answer(logits_of, test, stoi, chars, t)
+    answers = answer(logits_of, test, vocab, t)
     print("Held-out questions (the grader scores these answers):")
     for p, got in list(zip(test, answers, strict=True))[:8]:
         print(f"  Q: {p['question']:<36} A: {got!r}")

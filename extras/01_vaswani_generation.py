@@ -25,6 +25,7 @@ import numpy as np
 from _harness import metrics
 from _harness.common import parse_args, seed_everything, to_numpy
 from _harness.lm import (
+    CharVocab,
     bigram_nll,
     mean_nll,
     random_windows,
@@ -53,8 +54,7 @@ def causality_probe(logits_of, window: np.ndarray, vocab_size: int, rng: np.rand
     return worst
 
 
-def sample(model, prompt_ids: np.ndarray, new_tokens: int, vocab_size: int, itos: dict,
-           tensor_cls) -> tuple[bool, str]:
+def sample(model, prompt_ids: np.ndarray, new_tokens: int, vocab: CharVocab, tensor_cls) -> tuple[bool, str]:
     """Ask YOUR generate() to continue the prompt; check the ids and decode them."""
     try:
         out = to_numpy(model.generate(tensor_cls(prompt_ids[None]), max_new_tokens=new_tokens,
@@ -68,13 +68,13 @@ def sample(model, prompt_ids: np.ndarray, new_tokens: int, vocab_size: int, itos
         problems.append(f"expected {len(prompt_ids) + new_tokens} ids (prompt + {new_tokens}), "
                         f"got {len(ids)}")
     whole = np.all(np.isfinite(ids)) and np.all(ids == np.round(ids))
-    if not whole or ids.min() < 0 or ids.max() >= vocab_size:
-        problems.append(f"ids must be whole numbers in [0, {vocab_size})")
+    if not whole or ids.min() < 0 or ids.max() >= vocab.size:
+        problems.append(f"ids must be whole numbers in [0, {vocab.size})")
     elif not np.array_equal(ids[:len(prompt_ids)], prompt_ids):
         problems.append("the output does not start with the prompt")
     if problems:
         return False, "; ".join(problems)
-    return True, "".join(itos[int(i)] for i in ids)
+    return True, vocab.decode(ids)
 
 
 def main() -> int:
@@ -85,12 +85,8 @@ def main() -> int:
     from tinytorch.core.tensor import Tensor
 
     train_text, val_text = tinytalks_text("train"), tinytalks_text("val")
-    chars = sorted(set(train_text + val_text))
-    stoi = {c: i for i, c in enumerate(chars)}
-    itos = dict(enumerate(chars))
-    train_ids = np.array([stoi[c] for c in train_text], dtype=np.int64)
-    val_ids = np.array([stoi[c] for c in val_text], dtype=np.int64)
-    vocab_size = len(chars)
+    vocab = CharVocab(train_text, val_text)
+    train_ids, val_ids, vocab_size = vocab.encode(train_text), vocab.encode(val_text), vocab.size
     t = cfg["seq_len"]
     print(f"TinyTalks text: {len(train_ids)} training and {len(val_ids)} held-out characters, "
           f"vocabulary {vocab_size}.")
@@ -113,9 +109,9 @@ def main() -> int:
     verdict = "causal" if causality <= 1e-4 else "PEEKS AT THE FUTURE"
     print(f"Causality probe: earlier logits moved by at most {causality:.2e} ({verdict}).")
 
-    prompt_ids = np.array([stoi[c] for c in PROMPT], dtype=np.int64)
+    prompt_ids = vocab.encode(PROMPT)
     # prompt + new tokens fit the model's context, so no generate() needs to crop
-    decodes, text = sample(model, prompt_ids, t - len(prompt_ids), vocab_size, itos, Tensor)
+    decodes, text = sample(model, prompt_ids, t - len(prompt_ids), vocab, Tensor)
     if decodes:
         print("Sample:", repr(text))
     else:

@@ -31,6 +31,7 @@ import numpy as np
 from _harness import metrics
 from _harness.common import parse_args, seed_everything
 from _harness.lm import (
+    CharVocab,
     bigram_counts,
     greedy_decode,
     shipped_file,
@@ -72,11 +73,9 @@ def main() -> int:
 
     train, val, test = load_functions("train"), load_functions("val"), load_functions("test")
     train_text, val_text = "\n".join(train), "\n".join(val)
-    chars = sorted(set(train_text + val_text + "".join(test)))
-    stoi = {c: i for i, c in enumerate(chars)}
-    train_ids = np.array([stoi[c] for c in train_text], dtype=np.int64)
-    val_ids = np.array([stoi[c] for c in val_text], dtype=np.int64)
-    vocab_size, newline = len(chars), stoi["\n"]
+    vocab = CharVocab(train_text, val_text, *test)
+    train_ids, val_ids = vocab.encode(train_text), vocab.encode(val_text)
+    vocab_size, newline = vocab.size, vocab.stoi["\n"]
     t = cfg["seq_len"]
     print(f"CodeBot corpus: {len(train)} training functions ({len(train_ids)} characters), "
           f"{len(test)} held-out prompts, vocabulary {vocab_size}.")
@@ -95,9 +94,9 @@ def main() -> int:
         return len(seq) >= 2 and seq[-1] == newline and seq[-2] == newline
 
     headers = [f.split("\n", 1)[0] + "\n" for f in test]
-    completions = greedy_decode(logits_of, [[stoi[c] for c in h] for h in headers], finished, t,
+    completions = greedy_decode(logits_of, [vocab.encode(h) for h in headers], finished, t,
                                 MAX_COMPLETION_CHARS)
-    programs = [h + "".join(chars[i] for i in ids) for h, ids in zip(headers, completions, strict=True)]
+    programs = [h + vocab.decode(ids) for h, ids in zip(headers, completions, strict=True)]
     ok = [parses(p) for p in programs]
     exact = [p.rstrip("\n") == f.rstrip("\n") for p, f in zip(programs, test, strict=True)]
     for program, good in list(zip(programs, ok, strict=True))[:3]:
@@ -117,13 +116,13 @@ def main() -> int:
             line = line.rstrip("\n")
             if not line:
                 break
-            unknown = sorted(set(line) - set(stoi))
+            unknown = sorted(set(line) - set(vocab.stoi))
             if unknown:
                 print(f"CodeBot does not know the characters {unknown}; try again.")
                 continue
-            prompt = [stoi[c] for c in line + "\n"]
+            prompt = vocab.encode(line + "\n")
             ids = greedy_decode(logits_of, [prompt], finished, t, MAX_COMPLETION_CHARS)[0]
-            print(line + "\n" + "".join(chars[i] for i in ids))
+            print(line + "\n" + vocab.decode(ids))
     return 0
 
 

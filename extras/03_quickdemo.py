@@ -23,7 +23,15 @@ import time
 import numpy as np
 from _harness import metrics
 from _harness.common import parse_args, seed_everything, to_numpy
-from _harness.lm import checked_logits, import_gpt, mean_nll, random_windows, tiled_windows, tinytalks_text
+from _harness.lm import (
+    CharVocab,
+    checked_logits,
+    import_gpt,
+    mean_nll,
+    random_windows,
+    tiled_windows,
+    tinytalks_text,
+)
 
 # Model and training sizes: (full profile, quick profile).
 CONFIG = {
@@ -44,11 +52,8 @@ def main() -> int:
     GPT = import_gpt()
 
     train_text, val_text = tinytalks_text("train"), tinytalks_text("val")
-    chars = sorted(set(train_text + val_text))
-    stoi = {c: i for i, c in enumerate(chars)}
-    train_ids = np.array([stoi[c] for c in train_text], dtype=np.int64)
-    val_ids = np.array([stoi[c] for c in val_text], dtype=np.int64)
-    vocab_size = len(chars)
+    vocab = CharVocab(train_text, val_text)
+    train_ids, val_ids, vocab_size = vocab.encode(train_text), vocab.encode(val_text), vocab.size
     print(f"TinyTalks: {len(train_text)} training characters, vocabulary of {vocab_size}.")
     print(f"A model that knows nothing scores ln({vocab_size}) = {math.log(vocab_size):.3f} "
           "nats per character.")

@@ -55,6 +55,22 @@ def tinytalks_text(split: str) -> str:
     return "".join(qa_text(p) for p in read_jsonl(TINYTALKS_DIR / f"{split}.jsonl"))
 
 
+class CharVocab:
+    """Character vocabulary of a corpus: sorted characters, ids, encode and decode."""
+
+    def __init__(self, *texts: str):
+        self.chars = sorted(set("".join(texts)))
+        self.stoi = {c: i for i, c in enumerate(self.chars)}
+        self.size = len(self.chars)
+
+    def encode(self, text: str) -> np.ndarray:
+        """Token ids (int64) of `text`; every character must be in the vocabulary."""
+        return np.array([self.stoi[c] for c in text], dtype=np.int64)
+
+    def decode(self, ids) -> str:
+        return "".join(self.chars[int(i)] for i in ids)
+
+
 def random_windows(ids: np.ndarray, batch_size: int, seq_len: int, rng: np.random.Generator):
     """Inputs (B, T) and next-character targets (B, T) from random places in `ids`."""
     starts = rng.integers(0, len(ids) - seq_len - 1, size=batch_size)
