@@ -24,7 +24,6 @@ import os
 import re
 import signal
 import stat
-import tempfile
 import threading
 import time
 import uuid
@@ -377,8 +376,7 @@ class DockerRunner:
                 if out:
                     yield out
 
-        out_dir = Path(tempfile.mkdtemp(prefix="harness-out-"))
-        WATCHDOG.add_dir(out_dir)  # removed by the watchdog if the harness dies before its caller does
+        out_dir = WATCHDOG.make_dir("harness-out-")  # removed by the watchdog if the harness dies first
         try:
             notes = [f"/out: {note}" for note in extract_out(tar_chunks(), out_dir, cap)]
         except OutCopyError as exc:

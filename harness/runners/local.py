@@ -24,7 +24,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -255,10 +254,8 @@ class LocalRunner:
         workdir = None
         try:
             # Both directories are listed with the watchdog, which removes them if the harness dies.
-            workdir = Path(tempfile.mkdtemp(prefix="harness-work-"))
-            WATCHDOG.add_dir(workdir)
-            result.out_dir = Path(tempfile.mkdtemp(prefix="harness-out-"))
-            WATCHDOG.add_dir(result.out_dir)
+            workdir = WATCHDOG.make_dir("harness-work-")
+            result.out_dir = WATCHDOG.make_dir("harness-out-")
             self._run_in(job, workdir, result)
         except Exception as exc:  # whatever stopped the run, it was not the script
             result.infra_error = f"could not run {job.script} locally: {type(exc).__name__}: {exc}"

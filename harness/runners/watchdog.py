@@ -5,7 +5,12 @@ with the first registration. The harness tells it, on a pipe only the harness ho
 inherited by jobs), each job's process group and the host directories a job uses (the local
 backend's work and ``/out`` directories, the docker backend's copy of ``/out``). End of file on
 that pipe means the harness has exited, however it died (SIGKILL too): the watchdog then kills
-every group still listed and removes every directory still listed.
+every group still listed and every process whose working directory is in a listed directory, and
+removes every directory still listed.
+
+No instant of the harness's death escapes it: directories are listed before they are created
+(``make_dir``), and a job starts with its listed work directory as its working directory, so a
+job whose process group was not yet listed is found by that directory.
 
 Groups are forgotten when they are gone. A directory is forgotten when the runner removes it;
 an ``/out`` copy is removed by the caller of ``run`` (``RunResult.out_dir``), which does not
@@ -17,9 +22,11 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -34,19 +41,37 @@ for line in sys.stdin:
         ops[op](value)
     except (ValueError, KeyError, TypeError):
         continue
-for pgid in groups:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except OSError:
-        pass
+
+def strays():
+    # Processes working in a listed directory: a job started just before the harness died,
+    # before its process group could be listed (jobs start with their work dir as cwd).
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit() and int(name) != os.getpid():
+            try:
+                cwd = os.readlink("/proc/" + name + "/cwd")
+            except OSError:
+                continue
+            if any(cwd == path or cwd.startswith(path + "/") for path in paths):
+                found.append(int(name))
+    return found
+
 deadline = time.monotonic() + 2.0
-while groups and time.monotonic() < deadline:
-    time.sleep(0.02)
+while True:
     for pgid in list(groups):
         try:
-            os.killpg(pgid, 0)
+            os.killpg(pgid, signal.SIGKILL)
         except OSError:
             groups.discard(pgid)
+    left = strays()
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    if not (groups or left) or time.monotonic() > deadline:
+        break
+    time.sleep(0.02)
 for attempt in range(3):
     for path in paths:
         shutil.rmtree(path, ignore_errors=True)
@@ -81,16 +106,34 @@ class Watchdog:
             self._groups.discard(pgid)
             self._send([("-g", pgid)])
 
-    def add_dir(self, path: Path) -> None:
+    def make_dir(self, prefix: str, parent: Path | None = None) -> Path:
+        """A new private directory (as ``mkdtemp``), listed with the watchdog before it exists:
+        whenever the harness dies, no directory it made is unknown to the watchdog."""
+        parent = Path(parent or tempfile.gettempdir())
         with self._lock:
-            lines = [("+d", str(path))]
-            self._paths.add(str(path))
-            if len(self._paths) >= self._prune_at:
-                gone = [p for p in self._paths if not os.path.lexists(p)]
-                self._paths.difference_update(gone)
-                lines += [("-d", p) for p in gone]
-                self._prune_at = max(_PRUNE_FLOOR, 2 * len(self._paths))
-            self._send(lines)
+            while True:
+                path = parent / f"{prefix}{secrets.token_hex(8)}"
+                self._list(str(path))
+                try:
+                    path.mkdir(mode=0o700)
+                    return path
+                except FileExistsError:  # another's (a 64-bit collision): never ours to remove
+                    self._paths.discard(str(path))
+                    self._send([("-d", str(path))])
+                except BaseException:
+                    self._paths.discard(str(path))
+                    self._send([("-d", str(path))])
+                    raise
+
+    def _list(self, path: str) -> None:
+        lines = [("+d", path)]
+        self._paths.add(path)
+        if len(self._paths) >= self._prune_at:
+            gone = [p for p in self._paths if p != path and not os.path.lexists(p)]
+            self._paths.difference_update(gone)
+            lines += [("-d", p) for p in gone]
+            self._prune_at = max(_PRUNE_FLOOR, 2 * len(self._paths))
+        self._send(lines)
 
     def discard_dir(self, path: Path) -> None:
         with self._lock:

@@ -271,20 +271,31 @@ def test_ctrl_c_during_a_run_on_the_calling_thread_removes_its_dirs(project, tmp
 
 def test_the_watchdog_forgets_vanished_dirs_and_removes_listed_ones_when_the_harness_goes(tmp_path):
     dog = Watchdog()
-    gone = [tmp_path / f"gone{i}" for i in range(255)]
-    for path in gone:
-        path.mkdir()
-        dog.add_dir(path)
-        path.rmdir()  # removed by the caller, who does not tell the watchdog
-    kept = tmp_path / "kept"
-    (kept / "nested").mkdir(parents=True)
+    for _ in range(255):
+        dog.make_dir("gone", tmp_path).rmdir()  # removed by the caller, who does not tell the watchdog
+    kept = dog.make_dir("kept", tmp_path)  # the 256th: the vanished ones are forgotten now
+    (kept / "nested").mkdir()
     (kept / "nested" / "file").write_text("x")
-    dog.add_dir(kept)  # the 256th: the vanished ones are forgotten now
-    forgotten = tmp_path / "forgotten"
-    forgotten.mkdir()
-    dog.add_dir(forgotten)
+    forgotten = dog.make_dir("forgotten", tmp_path)
     dog.discard_dir(forgotten)  # as the runners do when they remove a dir themselves
     assert dog.listed() == (set(), {str(kept)})
+    assert kept.stat().st_mode & 0o777 == 0o700, "private, as mkdtemp makes them"
     dog.close()  # as when the harness dies: end of file on the watchdog's pipe
     assert not kept.exists(), "a listed dir is removed when the harness goes"
     assert forgotten.is_dir(), "a discarded dir is not the watchdog's any more"
+
+
+def test_the_watchdog_kills_a_job_working_in_a_listed_dir_whose_group_it_was_never_told(tmp_path):
+    """The harness may die after starting a job and before listing its process group."""
+    dog = Watchdog()
+    workdir = dog.make_dir("harness-work-", tmp_path)
+    job = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], cwd=workdir,
+                           start_new_session=True)
+    try:
+        dog.close()
+        assert job.wait(timeout=10) == -signal.SIGKILL
+        assert not workdir.exists()
+    finally:
+        if job.poll() is None:
+            job.kill()
+            job.wait()
