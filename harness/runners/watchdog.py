@@ -117,13 +117,11 @@ class Watchdog:
                 try:
                     path.mkdir(mode=0o700)
                     return path
-                except FileExistsError:  # another's (a 64-bit collision): never ours to remove
+                except BaseException as exc:  # not made, or another's (a 64-bit collision): not ours
                     self._paths.discard(str(path))
                     self._send([("-d", str(path))])
-                except BaseException:
-                    self._paths.discard(str(path))
-                    self._send([("-d", str(path))])
-                    raise
+                    if not isinstance(exc, FileExistsError):
+                        raise
 
     def _list(self, path: str) -> None:
         lines = [("+d", path)]

@@ -285,6 +285,14 @@ def test_the_watchdog_forgets_vanished_dirs_and_removes_listed_ones_when_the_har
     assert forgotten.is_dir(), "a discarded dir is not the watchdog's any more"
 
 
+def test_a_dir_the_watchdog_could_not_make_is_not_listed(tmp_path):
+    dog = Watchdog()
+    with pytest.raises(FileNotFoundError):
+        dog.make_dir("harness-out-", tmp_path / "missing")
+    assert dog.listed() == (set(), set())
+    dog.close()
+
+
 def test_the_watchdog_kills_a_job_working_in_a_listed_dir_whose_group_it_was_never_told(tmp_path):
     """The harness may die after starting a job and before listing its process group."""
     dog = Watchdog()
