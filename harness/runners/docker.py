@@ -52,20 +52,27 @@ _IDLE_PID1 = (
     "        pass\n"
     "time.sleep(float(sys.argv[1]))\n"
 )
+# `measure ROOT`: the peak memory, CPU time and OOM kills of the cgroup mounted at ROOT, one
+# "usage NAME VALUE" line each, from the cgroup v1 or the v2 layout.
+MEASURE_CGROUP = """
+measure() {
+  c=$1
+  if [ -r $c/memory/memory.max_usage_in_bytes ]; then
+    echo "usage peak_bytes $(cat $c/memory/memory.max_usage_in_bytes)"
+    echo "usage cpu_ns $(cat $c/cpuacct/cpuacct.usage 2>/dev/null || cat $c/cpu,cpuacct/cpuacct.usage)"
+    echo "usage $(grep '^oom_kill ' $c/memory/memory.oom_control)"
+  else
+    echo "usage peak_bytes $(cat $c/memory.peak 2>/dev/null)"
+    echo "usage cpu_us $(sed -n 's/^usage_usec //p' $c/cpu.stat)"
+    echo "usage $(grep '^oom_kill ' $c/memory.events)"
+  fi
+}
+"""
 # Run as the sandbox user from the read-only image once the script has ended: kill its leftovers,
-# report the cgroup's peak memory, CPU time and OOM kills on stderr (v1 or v2), stream /out as tar.
-_FINISH = """
+# report the container's cgroup usage on stderr, stream /out as tar.
+_FINISH = MEASURE_CGROUP + """
 kill -KILL -1 2>/dev/null
-c=/sys/fs/cgroup
-if [ -r $c/memory/memory.max_usage_in_bytes ]; then
-  echo "usage peak_bytes $(cat $c/memory/memory.max_usage_in_bytes)"
-  echo "usage cpu_ns $(cat $c/cpuacct/cpuacct.usage 2>/dev/null || cat $c/cpu,cpuacct/cpuacct.usage)"
-  echo "usage $(grep '^oom_kill ' $c/memory/memory.oom_control)"
-else
-  echo "usage peak_bytes $(cat $c/memory.peak 2>/dev/null)"
-  echo "usage cpu_us $(sed -n 's/^usage_usec //p' $c/cpu.stat)"
-  echo "usage $(grep '^oom_kill ' $c/memory.events)"
-fi >&2
+measure /sys/fs/cgroup >&2
 exec tar -C /out -cf - .
 """
 _USAGE_LINE = re.compile(r"^usage (peak_bytes|cpu_ns|cpu_us|oom_kill) (\d+)$")
@@ -78,6 +85,20 @@ NO_ENGINE_HELP = (
 
 class SetupError(Exception):
     """The job cannot be run in a container (engine, image or mount problem); not the script's fault."""
+
+
+def parse_usage(text: str) -> tuple[dict[str, int], list[str]]:
+    """The values of ``MEASURE_CGROUP``'s lines in ``text``, and its other non-empty lines (a
+    value the cgroup did not have, e.g. ``memory.peak`` before Linux 5.19, is left out)."""
+    usage: dict[str, int] = {}
+    other = []
+    for line in text.splitlines():
+        match = _USAGE_LINE.match(line.strip())
+        if match:
+            usage[match.group(1)] = int(match.group(2))
+        elif line.strip() and not line.startswith("usage "):
+            other.append(line.strip())
+    return usage, other
 
 
 def _exit_status(code: int | None) -> tuple[int | None, int | None]:
@@ -387,13 +408,8 @@ class DockerRunner:
             raise
         else:
             result.out_dir = out_dir
-        usage: dict[str, int] = {}
-        for line in errors.decode("utf-8", errors="replace").splitlines():
-            match = _USAGE_LINE.match(line.strip())
-            if match:
-                usage[match.group(1)] = int(match.group(2))
-            elif line.strip() and not line.startswith("usage "):
-                notes.append(f"/out: {line.strip()[:200]}")
+        usage, other = parse_usage(errors.decode("utf-8", errors="replace"))
+        notes += [f"/out: {line[:200]}" for line in other]
         if "peak_bytes" in usage:
             result.peak_rss_mib = usage["peak_bytes"] / _MIB
         if "cpu_ns" in usage or "cpu_us" in usage:
