@@ -13,6 +13,7 @@ import pytest
 
 from harness.runners.base import Budget, Job
 from tests.docker_support import containers_of
+from tests.polling import wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -35,15 +36,6 @@ HARNESS_PROCESS = textwrap.dedent("""
 """)
 
 
-def _wait_for(predicate, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_interrupted_harness_leaves_no_container(docker_engine, tmp_path, repo_root, signum):
     (tmp_path / "extras").mkdir()
@@ -55,7 +47,7 @@ def test_interrupted_harness_leaves_no_container(docker_engine, tmp_path, repo_r
     try:
         run_id = harness.stdout.readline().strip()
         assert run_id, harness.stderr.read()
-        assert _wait_for(lambda: len(containers_of(run_id)) == 2, 30), "the two sandboxes never started"
+        assert wait_until(lambda: len(containers_of(run_id)) == 2, 30), "the two sandboxes never started"
         time.sleep(1.0)  # the scripts are running inside them now
         interrupted_at = time.monotonic()
         harness.send_signal(signum)
@@ -112,7 +104,7 @@ def test_cancel_stops_the_running_job_and_starts_no_more(docker_runner, run_resu
     results = []
     worker = threading.Thread(target=lambda: results.append(run_results(docker_runner.run(job))))
     worker.start()
-    assert _wait_for(lambda: len(containers_of(docker_runner.run_id)) == 1, 30)
+    assert wait_until(lambda: len(containers_of(docker_runner.run_id)) == 1, 30)
     time.sleep(1.0)
     cancelled_at = time.monotonic()
     docker_runner.cancel()

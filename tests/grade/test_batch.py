@@ -17,6 +17,7 @@ from harness.cli import main
 from harness.provenance import tree_hash
 from harness.report.writer import read_report
 from tests.grade.fakeclass import EXPECTED, grade_args, make_class, marker_lines
+from tests.polling import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 ALL_PAIRS = {f"{s} {e}" for s in EXPECTED for e in ("grad_check", "conv_train")}
@@ -107,12 +108,11 @@ def harness_env(tmp_path: Path) -> tuple[dict[str, str], Path]:
 
 def sandbox_dirs(tmpdir: Path, within: float = 0.0) -> list[str]:
     """The harness's work and /out dirs left in ``tmpdir``, waiting up to ``within`` seconds for none."""
-    deadline = time.monotonic() + within
-    while True:
-        left = sorted(path.name for path in tmpdir.glob("harness-*"))
-        if not left or time.monotonic() >= deadline:
-            return left
-        time.sleep(0.05)
+    def left() -> list[str]:
+        return sorted(path.name for path in tmpdir.glob("harness-*"))
+
+    wait_until(lambda: not left(), within)
+    return left()
 
 
 def test_batch_killed_halfway_resumes_without_lost_or_duplicate_rows(fake_class, tmp_path):

@@ -18,6 +18,7 @@ from harness.runners.local import LocalRunner
 from harness.runners.watchdog import Watchdog
 from harness.scheduler import run_parallel
 from tests.harness.conftest import REPO, REPORT, budget
+from tests.polling import wait_until
 
 # Writes ../markers/<extra> = "<start time> <pid> <pgid> <grandchild pid>", then sleeps with a grandchild.
 SLEEPER = """\
@@ -58,15 +59,6 @@ def _in_groups(pgids: set[int]) -> set[int]:
 
 def _children_of(pid: int) -> set[int]:
     return _living(lambda fields: int(fields[1]) == pid)
-
-
-def _wait_until(predicate, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 class Markers:
@@ -115,7 +107,7 @@ def sleepers(project, tmp_path):
     def start() -> subprocess.Popen:
         proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         procs.append(proc)
-        assert _wait_until(lambda: len(markers.read()) == 2 or proc.poll() is not None, 60), \
+        assert wait_until(lambda: len(markers.read()) == 2 or proc.poll() is not None, 60), \
             "two jobs did not start within 60 s"
         assert proc.poll() is None, f"harness ended early: {proc.communicate()}"
         return proc
@@ -170,7 +162,7 @@ def test_ctrl_c_stops_the_batch_at_once_and_leaves_no_process(sleepers):
     assert len(started) == 2, f"jobs started after Ctrl-C: {sorted(started)}"
     assert all(t < interrupted_at for t, _, _, _ in started.values())
     groups = {pgid for _, _, pgid, _ in started.values()}
-    assert _wait_until(lambda: not _in_groups(groups) and not (helpers & _living(lambda f: True)), 3), \
+    assert wait_until(lambda: not _in_groups(groups) and not (helpers & _living(lambda f: True)), 3), \
         f"processes left behind: {_in_groups(groups)} {helpers & _living(lambda f: True)}"
     assert sandbox_dirs(sleepers.tmpdir) == [], "work or /out dirs left behind after Ctrl-C"
 
@@ -184,11 +176,11 @@ def test_jobs_die_with_a_sigkilled_harness_and_the_watchdog_removes_their_dirs(s
     assert len(_in_groups(groups)) == 4, "each job's group holds the script and its grandchild"
     harness.send_signal(signal.SIGKILL)
     harness.communicate(timeout=10)
-    assert _wait_until(lambda: not _in_groups(groups), 5), f"job processes outlived the harness: " \
+    assert wait_until(lambda: not _in_groups(groups), 5), f"job processes outlived the harness: " \
         f"{_in_groups(groups)}"
-    assert _wait_until(lambda: not (helpers & _living(lambda f: True)), 5), "the watchdog outlived its work"
+    assert wait_until(lambda: not (helpers & _living(lambda f: True)), 5), "the watchdog outlived its work"
     assert len(sleepers.markers.read()) == 2
-    assert _wait_until(lambda: not sandbox_dirs(sleepers.tmpdir), 5), \
+    assert wait_until(lambda: not sandbox_dirs(sleepers.tmpdir), 5), \
         f"the watchdog left work or /out dirs: {sandbox_dirs(sleepers.tmpdir)}"
 
 
@@ -202,7 +194,7 @@ def test_a_cancelled_local_runner_stops_its_job_and_starts_no_other(project, run
     results = []
     thread = threading.Thread(target=lambda: results.append(run_results(runner.run(job))))
     thread.start()
-    assert _wait_until(lambda: pid_file.exists() and pid_file.read_text(), 30), "the job never started"
+    assert wait_until(lambda: pid_file.exists() and pid_file.read_text(), 30), "the job never started"
     cancelled_at = time.monotonic()
     runner.cancel()
     thread.join(10)
@@ -211,7 +203,7 @@ def test_a_cancelled_local_runner_stops_its_job_and_starts_no_other(project, run
     assert result.infra_error == "stopped: the harness was interrupted while this job ran"
     assert result.out_dir is None, "a stopped job's /out copy is removed by the runner itself"
     assert result.signal == signal.SIGKILL and not result.oom_killed and not result.timed_out
-    assert _wait_until(lambda: not _in_groups({int(pid_file.read_text())}), 3)
+    assert wait_until(lambda: not _in_groups({int(pid_file.read_text())}), 3)
     pid_file.unlink()
     after = run_results(runner.run(job))
     assert after.infra_error == "not run: the harness was interrupted before this job started"
@@ -258,7 +250,7 @@ def test_ctrl_c_during_a_run_on_the_calling_thread_removes_its_dirs(project, tmp
               budget=Budget(wall_seconds=60))
 
     def interrupt_once_running():
-        if _wait_until(seen_file.exists, 30):
+        if wait_until(seen_file.exists, 30):
             os.kill(os.getpid(), signal.SIGINT)
 
     threading.Thread(target=interrupt_once_running, daemon=True).start()
