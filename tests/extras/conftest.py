@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,15 @@ from harness.engine import Submission, run_checks
 from harness.runners.local import LocalRunner
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def sandbox_helpers(monkeypatch):
+    """Import a module of extras/_harness (the sandbox-side helpers) by name, fresh for this test."""
+    monkeypatch.syspath_prepend(str(REPO / "extras"))
+    for name in [m for m in sys.modules if m == "_harness" or m.startswith("_harness.")]:
+        monkeypatch.delitem(sys.modules, name)
+    return lambda module: importlib.import_module(f"_harness.{module}")
 
 
 @pytest.fixture

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 
 import numpy as np
 import pytest
 
-from tests.extras.conftest import REPO
-
 
 @pytest.fixture
-def harness_helpers(tmp_path, monkeypatch):
+def harness_helpers(tmp_path, monkeypatch, sandbox_helpers):
     """extras/_harness with a fresh metrics channel writing to a tmp $HARNESS_OUT."""
-    monkeypatch.syspath_prepend(str(REPO / "extras"))
     monkeypatch.setenv("HARNESS_OUT", str(tmp_path))
-    for name in [m for m in sys.modules if m == "_harness" or m.startswith("_harness.")]:
-        monkeypatch.delitem(sys.modules, name)
-    gates = importlib.import_module("_harness.gates")
-    probes = importlib.import_module("_harness.probes")
+    gates = sandbox_helpers("gates")
+    probes = sandbox_helpers("probes")
 
     def reported() -> dict:
         lines = (tmp_path / "metrics.jsonl").read_text().splitlines()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import subprocess
 import sys
 
@@ -13,11 +12,8 @@ from tests.extras.conftest import REPO
 
 
 @pytest.fixture
-def lm(monkeypatch):
-    monkeypatch.syspath_prepend(str(REPO / "extras"))
-    for name in [m for m in sys.modules if m == "_harness" or m.startswith("_harness.")]:
-        monkeypatch.delitem(sys.modules, name)
-    return importlib.import_module("_harness.lm")
+def lm(sandbox_helpers):
+    return sandbox_helpers("lm")
 
 
 def test_importing_the_helpers_never_imports_tinytorch():

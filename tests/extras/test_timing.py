@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
 import time
 
 import pytest
 
-from tests.extras.conftest import REPO
-
 
 @pytest.fixture
-def timing(monkeypatch):
-    monkeypatch.syspath_prepend(str(REPO / "extras"))
-    for name in [m for m in sys.modules if m == "_harness" or m.startswith("_harness.")]:
-        monkeypatch.delitem(sys.modules, name)
-    return importlib.import_module("_harness.timing")
+def timing(sandbox_helpers):
+    return sandbox_helpers("timing")
 
 
 def test_variants_alternate_and_prepare_runs_before_each_timed_run(timing):
