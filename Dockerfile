@@ -2,7 +2,7 @@
 # hash-locked wheelhouse into a venv, and a non-root user. Nothing from a submission, the extras or
 # the datasets is baked in: the docker runner mounts them read-only at run time.
 # Build with `harness image build` (it fills wheelhouse/ and tags the image by content); see docs/docker.md.
-# Offline: `harness image build --base tinytorch-harness-base:bookworm` (scripts/build-base-image.sh).
+# Offline: `harness image build --base "$(bash scripts/build-base-image.sh | tail -n1)"` (debootstrap base).
 
 # python:3.11.10-slim-bookworm, pinned by its multi-arch index digest (as pinned by a public
 # Renovate-managed Dockerfile; check with `docker buildx imagetools inspect python:3.11.10-slim-bookworm`).
@@ -23,8 +23,9 @@ LABEL org.opencontainers.image.title="tinytorch-harness grading sandbox" \
       org.opencontainers.image.licenses="MIT" \
       org.opencontainers.image.base.name="${BASE_IMAGE}"
 COPY --from=build /opt/venv /opt/venv
-RUN groupadd --system --gid 10001 sandbox \
- && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /work --shell /usr/sbin/nologin sandbox
+# Absolute paths: the base's PATH need not name the sbin directories.
+RUN /usr/sbin/groupadd --system --gid 10001 sandbox \
+ && /usr/sbin/useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /work --shell /usr/sbin/nologin sandbox
 ENV PATH=/opt/venv/bin:/usr/local/bin:/usr/bin:/bin \
     LANG=C.UTF-8 \
     PYTHONDONTWRITEBYTECODE=1 \

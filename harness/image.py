@@ -25,6 +25,8 @@ IMAGE_REPOSITORY = "tinytorch-harness"
 LABEL_TREE = "org.tinytorch-harness.tree"
 LABEL_LOCK = "org.tinytorch-harness.lock"
 LABEL_BASE = "org.tinytorch-harness.base"
+LABEL_BASE_ID = "org.tinytorch-harness.base-id"
+LABEL_NAMES = (LABEL_TREE, LABEL_LOCK, LABEL_BASE, LABEL_BASE_ID)  # part of the tag: new labels, new image
 TREE_FILES = ("Dockerfile", "requirements.lock")
 _ARCH_PLATFORMS = {
     "x86_64": ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"),
@@ -89,8 +91,9 @@ def lock_hash(root: Path) -> str:
 
 
 def image_tag(root: Path, base: str, base_id: str) -> str:
-    """``tinytorch-harness:<16 hex>`` from the tree and the exact base image."""
-    digest = hashlib.sha256(f"{tree_hash(root)}\0{base}\0{base_id}".encode()).hexdigest()
+    """``tinytorch-harness:<16 hex>`` from the tree, the exact base image and the labels it carries."""
+    inputs = f"{tree_hash(root)}\0{base}\0{base_id}\0{','.join(LABEL_NAMES)}"
+    digest = hashlib.sha256(inputs.encode()).hexdigest()
     return f"{IMAGE_REPOSITORY}:{digest[:16]}"
 
 
@@ -213,7 +216,8 @@ def build_image(client, root: Path, base: str, wheelhouse: Path, log: Callable[[
     except docker.errors.ImageNotFound:
         pass
     fill_wheelhouse(root, wheelhouse, engine_arch(client), log)
-    labels = {LABEL_TREE: tree_hash(root), LABEL_LOCK: lock_hash(root), LABEL_BASE: base}
+    labels = {LABEL_TREE: tree_hash(root), LABEL_LOCK: lock_hash(root),
+              LABEL_BASE: base, LABEL_BASE_ID: base_id}
     with tempfile.TemporaryDirectory(prefix="harness-image-") as context:
         _build_context(root, wheelhouse, packages, Path(context))
         log(f"building {tag} from {base} (network off during RUN steps)")
@@ -223,7 +227,7 @@ def build_image(client, root: Path, base: str, wheelhouse: Path, log: Callable[[
             raise ImageError(
                 f"building {tag} failed: {exc.explanation or exc}. If the base image {base} cannot be "
                 "pulled (offline), build the offline base with scripts/build-base-image.sh and pass "
-                "--base tinytorch-harness-base:bookworm"
+                "the tag it prints: --base tinytorch-harness-base:bookworm-<recipe>"
             ) from None
     return client.images.get(image_id or tag), True
 

@@ -7,7 +7,6 @@ cd "$(dirname "$0")/.."
 
 DOCKERD_LOG="${DOCKERD_LOG:-/tmp/dockerd.log}"
 READY_TIMEOUT="${DOCKERD_READY_TIMEOUT:-60}"
-BASE="tinytorch-harness-base:bookworm"
 
 say() { printf -- '--> %s\n' "$*"; }
 
@@ -45,8 +44,9 @@ if ! docker info >/dev/null 2>&1; then
 fi
 say "engine: $(docker version --format 'server {{.Server.Version}}')"
 
-say "offline base image"
-bash scripts/build-base-image.sh
+say "offline base image (tagged by a hash of its recipe: a changed recipe always rebuilds)"
+BASE="$(bash scripts/build-base-image.sh | tail -n 1)"
+say "base: $BASE"
 
 say "grading image"
 if command -v harness >/dev/null 2>&1; then

@@ -21,7 +21,7 @@ def register(subparsers) -> None:
     )
     build.add_argument("--base", default=None, metavar="IMAGE",
                        help="base image with Python 3.11 (default: the Dockerfile's pinned python slim; "
-                            "offline: tinytorch-harness-base:bookworm from scripts/build-base-image.sh)")
+                            "offline: the tag scripts/build-base-image.sh prints)")
     build.add_argument("--context", type=Path, default=None, metavar="DIR",
                        help="checkout holding Dockerfile and requirements.lock (default: this one)")
     build.add_argument("--wheelhouse", type=Path, default=None, metavar="DIR",

@@ -6,12 +6,15 @@ import hashlib
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from harness.image import ImageConfigError, default_base, image_tag, parse_lock, tree_hash
 
-OFFLINE_BASE = "tinytorch-harness-base:bookworm"
+ROOT = Path(__file__).resolve().parents[2]
+OFFLINE_BASE = subprocess.run(["bash", str(ROOT / "scripts/build-base-image.sh"), "--print-tag"],
+                              capture_output=True, text=True, check=True).stdout.strip()
 CLI = "import sys; from harness.cli import main; sys.exit(main())"
 
 
