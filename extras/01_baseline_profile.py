@@ -24,6 +24,7 @@ import time
 import numpy as np
 from _harness import metrics
 from _harness.common import parse_args, seed_everything, to_numpy
+from _harness.course import course_name, no_grad
 from _harness.lm import import_gpt
 from _harness.timing import best_ratios, interleaved_times
 
@@ -79,11 +80,10 @@ def main() -> int:
     args = parse_args(__doc__.splitlines()[0])
     seed_everything(args.seed)
     cfg = CONFIG["quick" if args.quick else "full"]
-
-    from tinytorch.core.autograd import no_grad
     from tinytorch.core.tensor import Tensor
-    from tinytorch.perf.memoization import disable_kv_cache, enable_kv_cache
-    from tinytorch.perf.profiling import Profiler
+    enable_kv_cache = course_name("memoization", "enable_kv_cache")
+    disable_kv_cache = course_name("memoization", "disable_kv_cache")
+    Profiler = course_name("profiling", "Profiler")
     GPT = import_gpt()
 
     v, d, layers, s, t = (cfg[k] for k in ("vocab_size", "embed_dim", "num_layers", "max_seq_len", "seq_len"))

@@ -24,6 +24,7 @@ import time
 import numpy as np
 from _harness import metrics
 from _harness.common import parse_args, seed_everything, to_numpy
+from _harness.course import course_name, no_grad
 from _harness.data import load_mnist
 
 CONFIG = {
@@ -119,13 +120,13 @@ def main() -> int:
     cfg = CONFIG["quick" if args.quick else "full"]
 
     from tinytorch.core.activations import ReLU
-    from tinytorch.core.autograd import no_grad
     from tinytorch.core.layers import Linear
     from tinytorch.core.losses import CrossEntropyLoss
     from tinytorch.core.optimizers import SGD
     from tinytorch.core.tensor import Tensor
-    from tinytorch.perf.compression import low_rank_approximate, magnitude_prune
-    from tinytorch.perf.quantization import quantize_model
+    low_rank_approximate = course_name("compression", "low_rank_approximate")
+    magnitude_prune = course_name("compression", "magnitude_prune")
+    quantize_model = course_name("quantization", "quantize_model")
 
     data = load_mnist()
     x_all = data.x_train.reshape(len(data.x_train), -1).astype(np.float32) / 255.0

@@ -11,10 +11,9 @@ Run it directly (`python extras/02_lecun_cifar10.py [--quick] [--seed N]`; the d
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 from _harness import common, gates, metrics, probes
+from _harness.course import no_grad
 from _harness.data import CIFAR10_CLASSES, load_cifar10
 
 from tinytorch.core.activations import ReLU
@@ -28,10 +27,6 @@ try:
 except ImportError:  # older packages spell them Conv2D / MaxPool2D
     from tinytorch.core.spatial import Conv2D as Conv2d
     from tinytorch.core.spatial import MaxPool2D as MaxPool2d
-try:
-    from tinytorch.core.autograd import no_grad
-except ImportError:
-    no_grad = contextlib.nullcontext
 
 MEAN = np.array([0.4914, 0.4822, 0.4465], dtype=np.float32)  # per-channel statistics of x_train/255
 STD = np.array([0.2470, 0.2435, 0.2616], dtype=np.float32)

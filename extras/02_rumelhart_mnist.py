@@ -10,10 +10,9 @@ Run it directly (`python extras/02_rumelhart_mnist.py [--quick] [--seed N]`; the
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 from _harness import common, gates, metrics, probes
+from _harness.course import no_grad
 from _harness.data import load_mnist
 
 from tinytorch.core.activations import ReLU
@@ -21,11 +20,6 @@ from tinytorch.core.layers import Linear
 from tinytorch.core.losses import CrossEntropyLoss
 from tinytorch.core.optimizers import Adam
 from tinytorch.core.tensor import Tensor
-
-try:
-    from tinytorch.core.autograd import no_grad
-except ImportError:  # a package without no_grad still works, it just records a graph it never uses
-    no_grad = contextlib.nullcontext
 
 MEAN, STD = 0.1307, 0.3081  # MNIST pixel statistics after /255
 FULL = {"train_size": 60000, "epochs": 8, "batch": 128, "lr": 1e-3}

@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 from _harness import metrics
 from _harness.common import parse_args, seed_everything, to_numpy
+from _harness.course import course_name, no_grad
 from _harness.lm import import_gpt
 from _harness.timing import best_ratios, interleaved_times
 
@@ -72,10 +73,9 @@ def main() -> int:
     args = parse_args(__doc__.splitlines()[0])
     seed_everything(args.seed)
     cfg = CONFIG["quick" if args.quick else "full"]
-
-    from tinytorch.core.autograd import no_grad
     from tinytorch.core.tensor import Tensor
-    from tinytorch.perf.memoization import disable_kv_cache, enable_kv_cache
+    enable_kv_cache = course_name("memoization", "enable_kv_cache")
+    disable_kv_cache = course_name("memoization", "disable_kv_cache")
     GPT = import_gpt()
 
     rng = np.random.default_rng(args.seed)

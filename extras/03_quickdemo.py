@@ -23,6 +23,7 @@ import time
 import numpy as np
 from _harness import metrics
 from _harness.common import parse_args, seed_everything, to_numpy
+from _harness.course import no_grad
 from _harness.lm import (
     CharVocab,
     checked_logits,
@@ -44,8 +45,6 @@ def main() -> int:
     args = parse_args(__doc__.splitlines()[0])
     seed_everything(args.seed)
     cfg = CONFIG["quick" if args.quick else "full"]
-
-    from tinytorch.core.autograd import no_grad
     from tinytorch.core.losses import CrossEntropyLoss
     from tinytorch.core.optimizers import Adam
     from tinytorch.core.tensor import Tensor

@@ -7,8 +7,6 @@ time: ``import_gpt`` imports the student's GPT only when an extra calls it.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import time
 from collections.abc import Callable
@@ -17,15 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from .common import to_numpy
+from .course import course_name, no_grad
 from .numpy_ref import cross_entropy
 
 
 def import_gpt():
-    """GPT from tinytorch.core.transformers, or from the older spelling tinytorch.core.transformer."""
-    name = "tinytorch.core.transformers"
-    if importlib.util.find_spec(name) is None:
-        name = "tinytorch.core.transformer"
-    return importlib.import_module(name).GPT
+    """The student's GPT, from the course's transformer module (wherever the package keeps it)."""
+    return course_name("transformer", "GPT")
 
 
 def shipped_file(path: Path) -> Path:
@@ -114,7 +110,6 @@ def train_char_gpt(cfg: dict, vocab_size: int, train_ids: np.ndarray, rng: np.ra
     backward -> your optimizer. Returns ``(model, logits_of, losses, train_seconds)``, where
     ``logits_of(ids)`` runs the model without gradients and returns checked (B, T, V) logits.
     """
-    from tinytorch.core.autograd import no_grad
     from tinytorch.core.losses import CrossEntropyLoss
     from tinytorch.core.optimizers import Adam
     from tinytorch.core.tensor import Tensor
