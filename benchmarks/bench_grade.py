@@ -73,6 +73,8 @@ def cli_rerun_seconds(submissions_dir: Path, criteria_dir: Path, extras_dir: Pat
     command = [sys.executable, "-m", "harness.cli", "grade", str(submissions_dir),
                "--backend", args.backend, "--profile", args.profile, "--jobs", str(args.jobs),
                "--out", str(out), "--criteria-dir", str(criteria_dir), "--extras-dir", str(extras_dir), "-q"]
+    if args.backend == "local":
+        command.append("--i-know-local-is-not-isolated")  # the benchmark grades its own fake class
     start = time.perf_counter()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     subprocess.run(command, env=env, stdout=subprocess.DEVNULL, check=False)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import os
 import shutil
-from collections.abc import Callable, Mapping
+import stat
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +27,7 @@ DEFAULT_SEED = 1337
 
 
 class SubmissionError(ValueError):
-    """A path given as a submission holds no ``tinytorch`` package."""
+    """A path given as a submission holds no gradable ``tinytorch`` package (the message says why)."""
 
 
 @dataclass(frozen=True)
@@ -35,8 +37,11 @@ class Submission:
 
 
 def resolve_submission(path: Path, name: str | None = None) -> Submission:
-    """Accept a directory containing ``tinytorch/`` or the ``tinytorch/`` package dir itself."""
-    path = Path(path).expanduser().resolve()
+    """Accept a directory containing ``tinytorch/`` or the ``tinytorch/`` package dir itself.
+
+    The package is checked (``check_package``) before any link in the path is resolved.
+    """
+    path = Path(path).expanduser().absolute()
     if (path / "tinytorch" / "__init__.py").is_file():
         root = path
     elif path.name == "tinytorch" and (path / "__init__.py").is_file():
@@ -46,7 +51,45 @@ def resolve_submission(path: Path, name: str | None = None) -> Submission:
             f"{path} is not a tinytorch submission: expected {path}/tinytorch/__init__.py "
             "or a tinytorch/ package directory; pass --tinytorch PATH to the right folder"
         )
+    check_package(root / "tinytorch")
+    root = root.resolve()
     return Submission(name=name or root.name, root=root)
+
+
+def _raise(error: OSError) -> None:
+    raise error
+
+
+def check_package(package: Path) -> None:
+    """Refuse a package that is, or holds, a link or a special file, or bytecode outside ``__pycache__``.
+
+    A package never needs links (one could submit any folder of the grader's machine), and a
+    ``.pyc`` beside the sources is run by Python when no ``.py`` of that name is next to it,
+    although neither a reviewer nor the tree hash ever sees it.
+    """
+    for path in _walk(package):
+        mode = path.lstat().st_mode
+        if stat.S_ISLNK(mode):
+            raise SubmissionError(
+                f"{path} is a symbolic link (to {os.readlink(path)!r}); a tinytorch package never needs "
+                "links: replace it with the file or folder it points to")
+        if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+            raise SubmissionError(f"{path} is a device, FIFO or socket; remove it from the package")
+        if path.suffix in (".pyc", ".pyo") and "__pycache__" not in path.relative_to(package).parts:
+            raise SubmissionError(
+                f"{path} is compiled bytecode outside __pycache__: Python imports it when no .py of that "
+                "name is beside it, unseen by a reviewer and by the submission's hash; delete it and "
+                "submit the .py sources only")
+
+
+def _walk(package: Path) -> Iterator[Path]:
+    """The package folder and everything under it, without following any link."""
+    yield package
+    if not stat.S_ISDIR(package.lstat().st_mode):
+        return
+    for directory, dirnames, filenames in os.walk(package, onerror=_raise):
+        for entry in dirnames + filenames:
+            yield Path(directory, entry)
 
 
 @dataclass(frozen=True)

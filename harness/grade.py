@@ -2,7 +2,8 @@
 
 Finished (submission, extra) results are cached the moment they are judged (``harness.cache``),
 so a rerun only runs what is missing or out of date; ``force`` regrades everything. Hidden
-checks always run here: the gradebook is the instructor's.
+checks always run here: the gradebook is the instructor's. A submission that could not be
+resolved (its ``problem``) runs nothing: every extra is ``not_gradable`` with that reason.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from harness import __version__
 from harness.cache import CacheKey, ResultCache, criterion_hash, is_cacheable
 from harness.criteria import Criterion
 from harness.engine import Engine, Task, build_task, make_provenance, make_report
-from harness.report.model import ExtraResult, Report
+from harness.report.model import ExtraResult, Report, SubmissionResult
 from harness.runners.base import Runner
 from harness.scheduler import run_parallel
 from harness.submissions import ResolvedSubmission
+from harness.verdict import judge
 
 
 @dataclass
@@ -55,7 +57,7 @@ def plan(submissions: list[ResolvedSubmission], criteria: list[Criterion], *, ru
     backend = backend_identity(runner)
     crit_hashes = {c.id: criterion_hash(c, extras_dir, __version__) for c in criteria}
     batch = Plan(submissions, criteria, profile, seed, keys={}, cached={}, tasks=[])
-    for sub in submissions:
+    for sub in (s for s in submissions if s.problem is None):
         for crit in criteria:
             pair = (sub.name, crit.id)
             batch.keys[pair] = CacheKey(sub.hash, crit_hashes[crit.id], backend, profile, seed)
@@ -93,6 +95,19 @@ def execute(batch: Plan, *, runner: Runner, cache: ResultCache, jobs: int,
                  on_error=engine.on_error, on_result=finished, cancel=engine.cancel)
     provenance = make_provenance(batch.criteria, runner, profile=batch.profile, seed=batch.seed,
                                  include_hidden=True)
-    report = make_report([sub.submission for sub in batch.submissions], batch.criteria, results, provenance)
+    gradable = [sub for sub in batch.submissions if sub.problem is None]
+    report = make_report([sub.submission for sub in gradable], batch.criteria, results, provenance)
+    graded = iter(report.submissions)
+    report.submissions = [not_gradable(sub, batch.criteria, batch.profile) if sub.problem else next(graded)
+                          for sub in batch.submissions]
     return GradeRun(report, executed, list(batch.cached))
+
+
+def not_gradable(sub: ResolvedSubmission, criteria: list[Criterion], profile: str) -> SubmissionResult:
+    """The row of a submission that could not be resolved: every extra not_gradable, with the reason."""
+    extras = [judge(crit, profile, None, sub.source, include_hidden=True, skipped=sub.problem)
+              for crit in criteria]
+    return SubmissionResult(name=sub.name, path=str(sub.source), hash="", score=0.0,
+                            max_score=round(sum(e.max_score for e in extras), 4), status="not_gradable",
+                            extras=extras)
 

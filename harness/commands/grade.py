@@ -24,7 +24,7 @@ from harness.commands.common import (
 from harness.grade import execute, plan
 from harness.paths import EXIT_FAILED, EXIT_OK
 from harness.report import terminal, writer
-from harness.submissions import SubmissionError, resolve_submissions
+from harness.submissions import ResolvedSubmission, SubmissionError, resolve_submissions
 
 GRADE_FORMATS = "json,csv,gradescope,feedback,html,junit,markdown"
 
@@ -41,7 +41,9 @@ def register(subparsers) -> None:
                         help="grade only these extras (repeatable or comma-separated; default: all)")
     parser.add_argument("--all", action="store_true", help="grade every extra (the default)")
     parser.add_argument("--backend", choices=sorted(backends.BACKENDS), default="docker",
-                        help="docker (isolated, default) or local (no isolation)")
+                        help="docker (isolated, default) or local (no isolation: needs the next option)")
+    parser.add_argument("--i-know-local-is-not-isolated", action="store_true",
+                        help="allow --backend local, which runs every submission as you, unconfined")
     parser.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
                         help="jobs side by side (default: from cores, memory and each extra's budget)")
     parser.add_argument("--profile", choices=["quick", "full"], default="full", help="default: full")
@@ -76,7 +78,24 @@ def _print_gradebook(report, console: Console) -> None:
     console.print(table)
 
 
+def _refuse_unconfined(args: argparse.Namespace) -> None:
+    """The local backend runs a whole class's code as the instructor: only when asked for in so many words."""
+    if args.backend == "local" and not args.i_know_local_is_not_isolated:
+        raise CommandError("--backend local runs every submission's code as you, with your files, network "
+                           "and credentials, without isolation: any student could read or change anything "
+                           "you can. Grade with the docker backend (`harness image build` once), or add "
+                           "--i-know-local-is-not-isolated if you trust every submission")
+
+
+def _report_problems(submissions: list[ResolvedSubmission]) -> None:
+    """Say on stderr (even with -q) which submissions cannot be graded and why: not_gradable rows."""
+    for sub in submissions:
+        if sub.problem:
+            print(f"harness grade: {sub.name}: not gradable: {sub.problem}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
+    _refuse_unconfined(args)
     formats = report_formats(args.format, GRADE_FORMATS)
     if args.jobs is not None and args.jobs < 1:
         raise CommandError(f"--jobs must be at least 1, got {args.jobs}")
@@ -88,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         submissions = resolve_submissions(args.submissions, cache_dir / "submissions")
     except SubmissionError as exc:
         raise CommandError(str(exc)) from None
+    _report_problems(submissions)
     runner, jobs = open_backend(args.backend, selected, args.profile, args.jobs)
     console = terminal.make_console()
     cache = ResultCache(cache_dir / "results")

@@ -16,11 +16,13 @@ import pytest
 from harness.cli import main
 from harness.provenance import tree_hash
 from harness.report.writer import read_report
-from tests.grade.fakeclass import EXPECTED, grade_args, make_class, marker_lines
+from tests.grade import fakeclass
+from tests.grade.fakeclass import EXPECTED, make_class, marker_lines
 from tests.polling import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 ALL_PAIRS = {f"{s} {e}" for s in EXPECTED for e in ("grad_check", "conv_train")}
+
 
 
 def gradebook(out: Path) -> dict[str, tuple[str, ...]]:
@@ -39,7 +41,7 @@ def fake_class(tmp_path):
 
 def test_batch_gradebook_is_exact_then_rerun_does_no_work_and_force_regrades(fake_class, tmp_path, capsys):
     out = tmp_path / "grades"
-    assert main(grade_args(fake_class, out)) == 1  # some students fail: exit 1 as for `check`
+    assert main(fakeclass.grade_args(fake_class, out)) == 1  # some students fail: exit 1 as for `check`
     assert gradebook(out) == EXPECTED
     assert sorted(marker_lines(fake_class)) == sorted(ALL_PAIRS), "each job runs exactly once"
     with (out / "gradebook.csv").open(newline="") as handle:
@@ -53,12 +55,12 @@ def test_batch_gradebook_is_exact_then_rerun_does_no_work_and_force_regrades(fak
     progress = capsys.readouterr().out
     assert "0 results cached, 12 jobs to run" in progress and "[12/12]" in progress and "eta" in progress
 
-    assert main(grade_args(fake_class, out)) == 1
+    assert main(fakeclass.grade_args(fake_class, out)) == 1
     assert len(marker_lines(fake_class)) == 12, "a rerun must not execute any job"
     assert (out / "gradebook.csv").read_text() == first_csv
     assert "12 results cached, 0 jobs to run" in capsys.readouterr().out
 
-    forced = grade_args(fake_class, out, "--force", "--extra", "grad_check", "-q")
+    forced = fakeclass.grade_args(fake_class, out, "--force", "--extra", "grad_check", "-q")
     forced[1:2] = [str(fake_class["submissions"] / s) for s in ("correct", "hostile")]
     assert main(forced) == 1
     runs = Counter(marker_lines(fake_class))
@@ -68,7 +70,7 @@ def test_batch_gradebook_is_exact_then_rerun_does_no_work_and_force_regrades(fak
 
 def test_edited_submission_is_regraded_alone(fake_class, tmp_path):
     out = tmp_path / "grades"
-    args = grade_args(fake_class, out, "-q")
+    args = fakeclass.grade_args(fake_class, out, "-q")
     two = [str(fake_class["submissions"] / "correct"), str(fake_class["submissions"] / "wrong_gradient")]
     args[1:2] = two
     assert main(args) == 1
@@ -119,7 +121,7 @@ def test_batch_killed_halfway_resumes_without_lost_or_duplicate_rows(fake_class,
     out = tmp_path / "grades"
     results = out / "cache" / "results"
     env, tmpdir = harness_env(tmp_path)
-    command = [sys.executable, "-m", "harness.cli", *grade_args(fake_class, out, "-q")]
+    command = [sys.executable, "-m", "harness.cli", *fakeclass.grade_args(fake_class, out, "-q")]
     command[command.index("--jobs") + 1] = "1"
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -141,8 +143,9 @@ def test_batch_killed_halfway_resumes_without_lost_or_duplicate_rows(fake_class,
     assert not (out / "gradebook.csv").exists()
     assert sandbox_dirs(tmpdir, within=5) == [], "the watchdog removes the killed harness's dirs"
 
-    rerun = subprocess.run([sys.executable, "-m", "harness.cli", *grade_args(fake_class, out, "-q")], env=env,
-                           capture_output=True, text=True, timeout=300)
+    rerun_args = fakeclass.grade_args(fake_class, out, "-q")
+    rerun = subprocess.run([sys.executable, "-m", "harness.cli", *rerun_args], env=env, capture_output=True,
+                           text=True, timeout=300)
     assert rerun.returncode == 1, rerun.stderr
     assert sandbox_dirs(tmpdir) == [], "a finished grade leaves no work or /out dir"
     assert gradebook(out) == EXPECTED
@@ -155,7 +158,7 @@ def test_ctrl_c_keeps_every_finished_result_and_says_how_to_resume(fake_class, t
     out = tmp_path / "grades"
     results = out / "cache" / "results"
     students = ("correct", "frozen_conv", "hostile", "wrong_gradient")
-    args = grade_args(fake_class, out, "-q")
+    args = fakeclass.grade_args(fake_class, out, "-q")
     args[1:2] = [str(fake_class["submissions"] / s) for s in students]
     args[args.index("--jobs") + 1] = "1"
     env, tmpdir = harness_env(tmp_path)

@@ -54,6 +54,45 @@ def test_grade_pr_takes_grader_from_base_and_only_tinytorch_from_the_pr():
     assert "hashFiles('grader/Dockerfile', 'grader/requirements.lock')" in restore["with"]["key"]
 
 
+def test_grade_pr_cannot_reach_the_graders_reference_through_a_link():
+    steps = workflow("grade-pr.yml")["jobs"]["grade"]["steps"]
+    grader = next(s["with"] for s in steps if s.get("with", {}).get("path") == "grader")
+    assert grader["sparse-checkout-cone-mode"] is False
+    assert grader["sparse-checkout"].split() == ["/*", "!/tinytorch/"], "no grader tinytorch/"
+    names = [s.get("name", "") for s in steps]
+    guard = steps[names.index("Refuse links in the PR's package and delete its bytecode")]
+    assert "[ -L submission/tinytorch ]" in guard["run"]
+    assert "find submission/tinytorch -type l" in guard["run"] and "exit 1" in guard["run"]
+    assert "-name __pycache__ -prune -exec rm -rf {} +" in guard["run"]
+    checkout = names.index("The pull request's tinytorch/ package (nothing else)")
+    assert checkout < names.index("Refuse links in the PR's package and delete its bytecode") \
+        < names.index("Install the harness (base branch)") < names.index("Grade every extra")
+
+
+def test_grade_pr_link_guard_refuses_links_and_deletes_bytecode(tmp_path):
+    steps = workflow("grade-pr.yml")["jobs"]["grade"]["steps"]
+    guard = next(s["run"] for s in steps if s.get("name", "").startswith("Refuse links in the PR's package"))
+
+    def run_guard(workspace: Path) -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", "-e", "-c", guard], cwd=workspace, capture_output=True, text=True)
+
+    cases = {"honest": None, "linked": "tinytorch", "inner": "tinytorch/core/data"}
+    for case, link in cases.items():
+        package = tmp_path / case / "submission" / "tinytorch"
+        (package / "core" / "__pycache__").mkdir(parents=True)
+        (package / "core" / "__pycache__" / "ops.cpython-311.pyc").write_bytes(b"bytecode")
+        if link == "tinytorch":
+            package.rename(tmp_path / case / "real")
+            package.symlink_to(tmp_path / case / "real")
+        elif link:
+            (package.parent / link).symlink_to("/etc")
+        result = run_guard(tmp_path / case)
+        assert result.returncode == (0 if link is None else 1), (case, result.stdout, result.stderr)
+        if link:
+            assert "a tinytorch package never needs links" in result.stdout
+    assert not list((tmp_path / "honest").rglob("__pycache__")), "bytecode is deleted before grading"
+
+
 def test_ci_runs_the_project_entry_point():
     doc = workflow("ci.yml")
     assert doc["permissions"] == {"contents": "read"}
