@@ -17,6 +17,9 @@ from harness.runners.base import RunResult
 from harness.scoring import ArtifactProblem, ScoringUnavailable, score_artifact
 
 TAIL_CHARS = 4000
+# Control characters but tab, newline and carriage return: in a script's output they could move a
+# terminal's cursor, set its title or clipboard, or make a JUnit file invalid XML.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _MISSING_MODULE = re.compile(r"ModuleNotFoundError: No module named '(tinytorch(?:\.[A-Za-z0-9_]+)*)'")
 
 
@@ -40,9 +43,14 @@ def _seconds(x: float) -> str:
     return f"{x:g}"
 
 
+def printable(text: str) -> str:
+    """``text`` with each control character but tab, newline and carriage return shown as U+FFFD."""
+    return _CONTROL.sub("\ufffd", text)
+
+
 def _last_error_line(stderr: str) -> str:
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    return lines[-1][:300] if lines else "no error output"
+    return printable(lines[-1][:300]) if lines else "no error output"
 
 
 def _signal_name(number: int) -> str:
@@ -58,12 +66,17 @@ def run_failure(criterion: Criterion, profile: str, run: RunResult,
     budget = criterion.profiles[profile].budget
     if run.infra_error:
         return "not_gradable", f"infrastructure error, not the submission's fault: {run.infra_error}"
+    if run.pids_limit_hit:
+        return "crashed", (f"process limit reached: the script and what it started filled the limit of "
+                           f"{budget.pids} processes and threads (a fork bomb?); start fewer of them")
     if run.timed_out:
         return "timeout", f"killed after {_seconds(budget.wall_seconds)} s budget"
     if run.oom_killed:
         return "out_of_memory", f"exceeded {budget.memory_mib} MiB"
     if run.signal is None and run.exit_code == 0:
-        return None
+        if run.out_problem is None:
+            return None
+        return "failed", f"the script's output could not be taken: {run.out_problem}"
     missing = _MISSING_MODULE.findall(run.stderr[-TAIL_CHARS:])
     if missing and not module_present(submission_dir, missing[-1]):
         return "not_gradable", f"submission lacks module {missing[-1]} (the script could not import it)"
@@ -149,7 +162,8 @@ def run_info(run: RunResult | None) -> RunInfo:
                    oom_killed=run.oom_killed, wall_seconds=round(run.wall_seconds, 3),
                    cpu_seconds=round(run.cpu_seconds, 3),
                    peak_rss_mib=None if run.peak_rss_mib is None else round(run.peak_rss_mib, 1),
-                   stdout_tail=run.stdout[-TAIL_CHARS:], stderr_tail=run.stderr[-TAIL_CHARS:],
+                   stdout_tail=printable(run.stdout[-TAIL_CHARS:]),
+                   stderr_tail=printable(run.stderr[-TAIL_CHARS:]),
                    infra_error=run.infra_error)
 
 

@@ -3,7 +3,8 @@
 For each extra: what failed and why (visible checks only), the run's own failure (crash,
 timeout, out of memory) with the last lines of stderr, and the exact command that reproduces
 it locally. Hidden checks are never described: only "N hidden checks (not shown)", and their
-points are left out of the per-extra numbers (the total grade at the top includes them).
+points are left out of the per-extra numbers (the total grade at the top includes them). Text a
+script could have chosen is escaped with ``markdown.md_text`` / ``md_fence``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.engine import DEFAULT_SEED
+from harness.report.markdown import md_fence, md_text
 from harness.report.model import ExtraResult, Report, SubmissionResult
 from harness.report.writer import atomic_write_text
 
@@ -43,10 +45,6 @@ def visible_outcome(extra: ExtraResult) -> tuple[str, float, float]:
     return ("failed" if any(c.verdict != "passed" for c in visible) else "passed"), score, top
 
 
-def _fence(text: str) -> str:
-    return text.replace("```", "'''").rstrip()
-
-
 def _extra_section(report: Report, extra: ExtraResult) -> list[str]:
     verdict, score, top = visible_outcome(extra)
     hidden = [c for c in extra.checks if c.visibility == "hidden"]
@@ -54,13 +52,13 @@ def _extra_section(report: Report, extra: ExtraResult) -> list[str]:
     title = f"{ICONS[verdict]} {extra.id}: {verdict.replace('_', ' ')} ({score:g}/{top:g} visible points)"
     lines = ["", f"## {title}", "", f"*{extra.title}* (`extras/{extra.script}`)", ""]
     if extra.verdict in RUN_FAILURES:
-        lines += [f"**The run did not finish normally:** {extra.reason}", ""]
+        lines += [f"**The run did not finish normally:** {md_text(extra.reason, 1000)}", ""]
     failing = [c for c in extra.checks if c.visibility == "visible" and c.verdict != "passed"]
     passing = [c for c in extra.checks if c.visibility == "visible" and c.verdict == "passed"]
     if failing and extra.verdict not in RUN_FAILURES:
         lines.append("What failed:")
         for check in failing:
-            lines.append(f"- `{check.name}`: {check.reason} (rule: `{check.metric} {check.rule}`, "
+            lines.append(f"- `{check.name}`: {md_text(check.reason)} (rule: `{check.metric} {check.rule}`, "
                          f"{check.score:g}/{check.max_score:g} points)")
             if check.explain:
                 lines.append(f"  - why this check: {check.explain}")
@@ -71,11 +69,11 @@ def _extra_section(report: Report, extra: ExtraResult) -> list[str]:
         lines += [f"{len(hidden)} hidden check{'s' if len(hidden) != 1 else ''} (not shown).", ""]
     problems = [p for p in extra.problems if not any(m in p for m in hidden_metrics)]
     if problems:
-        lines += ["Problems with what the script wrote:"] + [f"- {p}" for p in problems] + [""]
+        lines += ["Problems with what the script wrote:"] + [f"- {md_text(p)}" for p in problems] + [""]
     stderr = extra.run.stderr_tail.strip()
     if stderr and extra.verdict in RUN_FAILURES:
         tail = "\n".join(stderr.splitlines()[-_STDERR_LINES:])
-        lines += ["Last lines of stderr:", "", "```text", _fence(tail), "```", ""]
+        lines += ["Last lines of stderr:", ""] + md_fence(tail) + [""]
     if verdict != "passed":
         lines += ["Reproduce locally:", "", "```bash", reproduce_command(report, extra), "```"]
     return lines
@@ -83,7 +81,7 @@ def _extra_section(report: Report, extra: ExtraResult) -> list[str]:
 
 def render(report: Report, submission: SubmissionResult) -> str:
     p = report.provenance
-    lines = [f"# Feedback for {submission.name}", "",
+    lines = [f"# Feedback for {md_text(submission.name)}", "",
              f"**Grade: {submission.score:g} / {submission.max_score:g} points**", "",
              f"Graded on {report.created_at} with profile `{p.profile}`, seed {p.seed}, "
              f"backend `{p.backend}`. Submission hash `{submission.hash}`.", "",

@@ -2,8 +2,9 @@
 
 No external assets and no JavaScript: inline CSS and inline SVG charts drawn here (score
 histogram, pass rate per extra, failure categories, training curves from each extra's
-``series``), so the file opens offline and can be mailed or attached to a CI run. Everything
-a script printed is escaped. Key numbers carry ``id``/``data-*`` attributes for tests.
+``series``), so the file opens offline and can be mailed or attached to a CI run. Every text
+goes through ``esc`` (HTML-escaped, control characters replaced), so nothing a script printed
+or reported becomes markup. Key numbers carry ``id``/``data-*`` attributes for tests.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from harness.report.model import VERDICT_PRECEDENCE, ExtraResult, Report, SubmissionResult
 from harness.report.writer import atomic_write_text
+from harness.verdict import printable
 
 FILENAME = "report.html"
 COLORS = {"passed": "#2e7d32", "failed": "#c62828", "timeout": "#b7791f", "out_of_memory": "#dd6b20",
@@ -47,7 +49,7 @@ a{color:#2b6cb0}
 
 
 def esc(value) -> str:
-    return html.escape(str(value), quote=True)
+    return html.escape(printable(str(value)), quote=True)
 
 
 def anchor(name: str) -> str:

@@ -1,4 +1,8 @@
-"""Terminal output: live progress on a TTY, one plain line per job otherwise, and a summary table."""
+"""Terminal output: live progress on a TTY, one plain line per job otherwise, and a summary table.
+
+Text a script or a submission's name could carry is shown with ``_shown``: rich markup escaped,
+control characters (cursor moves, terminal titles, clipboard writes) replaced.
+"""
 
 from __future__ import annotations
 
@@ -19,9 +23,15 @@ from rich.table import Table
 from rich.text import Text
 
 from harness.report.model import ExtraResult, Report
+from harness.verdict import printable
 
 STYLES = {"passed": "green", "failed": "red", "timeout": "yellow", "out_of_memory": "yellow",
           "crashed": "magenta", "not_gradable": "dim"}
+
+
+def _shown(text: str) -> str:
+    """``text`` for a place where rich reads markup: inert, and printable."""
+    return escape(printable(text))
 
 
 def make_console(stream=None) -> Console:
@@ -68,7 +78,7 @@ class JobProgress:
         if self.eta:
             line += f", eta {self.eta_seconds():.0f} s"
         if self._bar is not None:
-            self._bar.update(self._task, advance=1, description=job_id)
+            self._bar.update(self._task, advance=1, description=_shown(job_id))
             self._bar.console.print(Text(line, style=STYLES[result.verdict]))  # Text: the bar keeps its style
         elif not self.quiet:
             self.console.print(line, markup=False, soft_wrap=True)  # one line per job, however long
@@ -80,14 +90,14 @@ def print_summary(report: Report, console: Console, quiet: bool = False) -> None
         if quiet:
             console.print(f"{sub.name}: {sub.status} {sub.score:g}/{sub.max_score:g}", markup=False)
             continue
-        table = Table(title=f"{sub.name}: {sub.score:g}/{sub.max_score:g} points ({sub.status})",
+        table = Table(title=f"{_shown(sub.name)}: {sub.score:g}/{sub.max_score:g} points ({sub.status})",
                       title_justify="left")
         for column in ("extra", "verdict", "points", "time", "reason"):
             table.add_column(column, overflow="fold", no_wrap=column != "reason")
         for extra in sub.extras:
             table.add_row(extra.id, f"[{STYLES[extra.verdict]}]{extra.verdict}[/]",
                           f"{extra.score:g}/{extra.max_score:g}", f"{extra.run.wall_seconds:.1f} s",
-                          escape(extra.reason))
+                          _shown(extra.reason))
         console.print(table)
     if not report.provenance.hidden_checks_included and not quiet:
         console.print("hidden checks were not run (only visible checks count here)", style="dim")

@@ -45,12 +45,15 @@ class RunResult:
     signal: int | None = None
     timed_out: bool = False
     oom_killed: bool = False
+    # the job's processes reached its process (pids) limit: forks were refused (a fork bomb?)
+    pids_limit_hit: bool = False
     wall_seconds: float = 0.0
     cpu_seconds: float = 0.0
     peak_rss_mib: float | None = None
     stdout: str = ""  # capped: head and tail kept, middle elided with a marker
     stderr: str = ""
     out_dir: Path | None = None  # host directory holding a copy of /out (caller removes it)
+    out_problem: str | None = None  # why /out could not be taken (past a limit...): the script's fault
     infra_error: str | None = None  # the harness could not run the job at all (not the student's fault)
     started_at: float = 0.0  # time.time() at start
     finished_at: float = 0.0

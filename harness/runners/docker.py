@@ -10,6 +10,14 @@ started with ``exec``, and when it ends a trusted ``tar`` (from the read-only im
 to the host, capped and unpacked without following links. Then the container is removed, in
 every case (see ``docker_cleanup`` for Ctrl-C and crashed harness processes).
 
+A fork bomb cannot stop that finishing step: the engine moves an exec's first process into the
+cgroup (the pids limit refuses forks, not moves), and the step forks nothing until it has killed
+the leftovers and seen them gone. Leftovers that kill every process of the sandbox user can still
+kill the step; then the host sends SIGUSR1 to PID 1 (no new process needed), which kills every
+other process until none is left, and the step runs again (a bounded number of times). The
+cgroup's count of refused forks, read first by that step (or the engine's process count at a
+timeout), tells a run that reached its pids limit.
+
 Exit status: docker reports a script killed by signal N as exit code 128+N, so a script that
 calls ``sys.exit(137)`` is indistinguishable from SIGKILL; codes 129..192 are read as signals.
 Out-of-memory: the kernel's ``oom_kill`` count of the container's memory cgroup, read by the
@@ -29,10 +37,11 @@ import time
 import uuid
 from pathlib import Path, PurePosixPath
 
+from harness.outfiles import OutProblem
 from harness.runners import docker_cleanup
 from harness.runners.base import Job, RunResult
 from harness.runners.capture import CappedText
-from harness.runners.docker_out import OutCopyError, extract_out
+from harness.runners.docker_out import NoTarStream, extract_out
 from harness.runners.local import sandbox_env
 from harness.runners.watchdog import WATCHDOG, remove_dir
 
@@ -43,17 +52,32 @@ _DATASET_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 _POLL_SECONDS = 0.25
 _OOM_EVENT_PATIENCE_SECONDS = 2.0
 _COLLECT_GRACE_SECONDS = 30.0  # PID 1 outlives the budget by this much, then the container stops
+_FINISH_ATTEMPTS = 3  # the finishing step, retried after PID 1 has killed what the script left
+_SWEEP_SECONDS = 5.0  # how long PID 1 (and the host, waiting for it) tries to clear the container
+# PID 1 ignores every signal (SIGCHLD too: orphans are reaped by the kernel) but SIGUSR1, on which
+# it kills every other process of the container (the sandbox user's), until none is left.
 _IDLE_PID1 = (
-    "import signal, sys, time\n"
+    "import os, signal, sys, time\n"
+    "def sweep(*_):\n"
+    f"    end = time.monotonic() + {_SWEEP_SECONDS}\n"
+    "    while time.monotonic() < end:\n"
+    "        try:\n"
+    "            os.kill(-1, signal.SIGKILL)\n"
+    "        except OSError:\n"  # ESRCH: no process left to kill
+    "            return\n"
     "for s in range(1, signal.NSIG):\n"
     "    try:\n"
-    "        signal.signal(s, signal.SIG_IGN)\n"  # SIGCHLD ignored: orphans are reaped by the kernel
+    "        signal.signal(s, sweep if s == signal.SIGUSR1 else signal.SIG_IGN)\n"
     "    except (OSError, ValueError, RuntimeError):\n"
     "        pass\n"
     "time.sleep(float(sys.argv[1]))\n"
 )
 # `measure ROOT`: the peak memory, CPU time and OOM kills of the cgroup mounted at ROOT, one
 # "usage NAME VALUE" line each, from the cgroup v1 or the v2 layout.
+# `refused ROOT`: the forks its pids limit has refused so far; `settle ROOT`: wait (bounded) until
+# it holds only PID 1 and this shell. Both use shell builtins only, so they work while the
+# script's leftovers fill the process table (the finishing step itself got in: the engine moves
+# an exec's first process into the cgroup, which the limit does not refuse).
 MEASURE_CGROUP = """
 measure() {
   c=$1
@@ -67,15 +91,30 @@ measure() {
     echo "usage $(grep '^oom_kill ' $c/memory.events)"
   fi
 }
+refused() {
+  p=$1/pids; [ -r $p/pids.events ] || p=$1
+  read key n 2>/dev/null < $p/pids.events && echo "usage pids_refused $n"
+}
+settle() {
+  p=$1/pids; [ -r $p/pids.current ] || p=$1
+  i=0
+  while [ $i -lt 100000 ] && read n 2>/dev/null < $p/pids.current && [ "$n" -gt 2 ]; do
+    i=$((i + 1))
+  done
+}
 """
-# Run as the sandbox user from the read-only image once the script has ended: kill its leftovers,
-# report the container's cgroup usage on stderr, stream /out as tar.
+# Run as the sandbox user from the read-only image once the script has ended: count the forks
+# the script was refused, kill its leftovers and wait for them to be gone, report the container's
+# cgroup usage on stderr, stream /out as tar (made readable first: the script may have locked it).
 _FINISH = MEASURE_CGROUP + """
+refused /sys/fs/cgroup >&2
 kill -KILL -1 2>/dev/null
+settle /sys/fs/cgroup
+chmod u+rwx /out
 measure /sys/fs/cgroup >&2
 exec tar -C /out -cf - .
 """
-_USAGE_LINE = re.compile(r"^usage (peak_bytes|cpu_ns|cpu_us|oom_kill) (\d+)$")
+_USAGE_LINE = re.compile(r"^usage (peak_bytes|cpu_ns|cpu_us|oom_kill|pids_refused) (\d+)$")
 # The backend registry adds the `--backend local` alternative to these messages.
 NO_ENGINE_HELP = (
     "start one (Linux: `sudo dockerd &` or `sudo systemctl start docker`; macOS/Windows: start "
@@ -85,6 +124,10 @@ NO_ENGINE_HELP = (
 
 class SetupError(Exception):
     """The job cannot be run in a container (engine, image or mount problem); not the script's fault."""
+
+
+class _FinishFailed(Exception):
+    """The finishing step sent no whole tar stream; the message says what it reported."""
 
 
 def parse_usage(text: str) -> tuple[dict[str, int], list[str]]:
@@ -338,12 +381,13 @@ class DockerRunner:
         notes: list[str] = []
         if code is None:
             result.timed_out, result.signal = True, signal.SIGKILL
-            self._read_stats(api, container_id, result)
+            self._read_stats(api, container_id, job, result)
             docker_cleanup.force_remove(client, container_id)  # everything dies; /out is not collected
         else:
             result.exit_code, result.signal = _exit_status(code)
             usage, finish_notes = self._finish(api, container_id, job, result)
             notes += finish_notes
+            result.pids_limit_hit = usage.get("pids_refused", 0) > 0
             if result.signal is not None or result.exit_code != 0:
                 result.oom_killed = self._was_oom_killed(client, container_id, since, usage, result.signal)
         if not pump.join(5.0):
@@ -366,8 +410,9 @@ class DockerRunner:
                 time.sleep(min(0.02, max(0.0, deadline - time.monotonic())))
 
     @staticmethod
-    def _read_stats(api, container_id: str, result: RunResult) -> None:
-        """CPU seconds and peak memory from the engine's stats (slow; for runs that were killed)."""
+    def _read_stats(api, container_id: str, job: Job, result: RunResult) -> None:
+        """CPU seconds, peak memory and a full process table from the engine's stats (slow; for
+        runs that were killed)."""
         try:
             stats = api.stats(container_id, stream=False, one_shot=True)
         except Exception:  # noqa: BLE001 - usage is informative, never fatal
@@ -378,16 +423,48 @@ class DockerRunner:
         peak = stats.get("memory_stats", {}).get("max_usage")
         if peak:
             result.peak_rss_mib = peak / _MIB
+        pids = stats.get("pids_stats", {})
+        result.pids_limit_hit = pids.get("current", 0) >= (pids.get("limit") or job.budget.pids)
+
+    def _finish(self, api, container_id: str, job: Job,
+                result: RunResult) -> tuple[dict[str, int], list[str]]:
+        """Run the finishing step; returns (usage, notes).
+
+        When the step sends no tar (it could not start, or the script's leftovers killed it),
+        PID 1 kills every process left and the step runs again.
+        """
+        failures = []
+        for attempt in range(_FINISH_ATTEMPTS):
+            if attempt:
+                self._sweep(api, container_id)
+            try:
+                usage, notes = self._collect(api, container_id, job, result)
+            except _FinishFailed as exc:
+                failures.append(str(exc))
+                continue
+            return usage, notes
+        raise SetupError(f"could not collect /out of {job.job_id}: the finishing step failed "
+                         f"{_FINISH_ATTEMPTS} times ({'; '.join(failures)})")
 
     @staticmethod
-    def _finish(api, container_id: str, job: Job, result: RunResult) -> tuple[dict[str, int], list[str]]:
-        """Kill leftovers, read the cgroup's usage, copy /out (capped); returns (usage, notes)."""
+    def _sweep(api, container_id: str) -> None:
+        """Have PID 1 kill every other process (it needs no new process to do so), and wait until
+        the engine lists it alone."""
+        api.kill(container_id, signal="SIGUSR1")
+        deadline = time.monotonic() + _SWEEP_SECONDS
+        while len(api.top(container_id).get("Processes") or []) > 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    @staticmethod
+    def _collect(api, container_id: str, job: Job, result: RunResult) -> tuple[dict[str, int], list[str]]:
+        """One run of the finishing step: kill leftovers, read the cgroup's usage, copy /out
+        (capped); returns (usage, notes). _FinishFailed when it sent no whole tar stream."""
         cap = (job.budget.out_mib + 1) * _MIB + 512 * 1024
         try:
             exec_id = api.exec_create(container_id, ["sh", "-c", _FINISH], user=SANDBOX_USER)["Id"]
             stream = api.exec_start(exec_id, stream=True, demux=True)
-        except Exception as exc:  # noqa: BLE001 - e.g. pids limit still exhausted by leftovers
-            return {}, [f"/out could not be collected: {exc}"]
+        except Exception as exc:  # noqa: BLE001 - e.g. the engine could not start it; tried again
+            raise _FinishFailed(str(exc)) from None
         errors = bytearray()
 
         def tar_chunks():
@@ -397,18 +474,31 @@ class DockerRunner:
                 if out:
                     yield out
 
+        def said() -> str:
+            return errors.decode("utf-8", errors="replace")
+
         out_dir = WATCHDOG.make_dir("harness-out-")  # removed by the watchdog if the harness dies first
+        notes: list[str] = []
         try:
-            notes = [f"/out: {note}" for note in extract_out(tar_chunks(), out_dir, cap)]
-        except OutCopyError as exc:
+            notes += [f"/out: {note}" for note in extract_out(tar_chunks(), out_dir, cap)]
+            code = _finished_exec_code(api, exec_id)
+            if code is None or code > 128:  # tar was killed: what it sent may be cut at a block boundary
+                raise NoTarStream(f"the finishing step was killed (exit code {code})")
+        except OutProblem as exc:
             remove_dir(out_dir)
-            notes = [str(exc)]
+            result.out_problem = str(exc)
+            notes.append(str(exc))
+        except NoTarStream as exc:
+            remove_dir(out_dir)
+            raise _FinishFailed(f"{exc}; it said: {' '.join(said().split())[-300:] or 'nothing'}") from None
         except BaseException:
             remove_dir(out_dir)
             raise
         else:
             result.out_dir = out_dir
-        usage, other = parse_usage(errors.decode("utf-8", errors="replace"))
+        finally:  # a stream left unread (over the cap) would hold up the container's removal for 20 s
+            stream.close()
+        usage, other = parse_usage(said())
         notes += [f"/out: {line[:200]}" for line in other]
         if "peak_bytes" in usage:
             result.peak_rss_mib = usage["peak_bytes"] / _MIB
@@ -452,6 +542,16 @@ class DockerRunner:
             result.infra_error = result.infra_error or note
         finally:
             docker_cleanup.untrack(container_id)
+
+
+def _finished_exec_code(api, exec_id: str) -> int | None:
+    """The exit code of an exec whose output has ended (the engine may take a moment to say)."""
+    deadline = time.monotonic() + 5.0
+    while True:
+        info = api.exec_inspect(exec_id)
+        if not info.get("Running") or time.monotonic() > deadline:
+            return None if info.get("Running") else info.get("ExitCode")
+        time.sleep(0.01)
 
 
 def _ulimit(name: str, value: int):

@@ -7,8 +7,13 @@ work directory and ``/out`` directory (removed even when the harness is interrup
 ``harness.runners.watchdog``), a scrubbed environment, stdin closed. What it cannot
 keep: no network isolation, no read-only file system, the student's code runs as this user.
 RLIMIT_NPROC counts every process of the user (so the limit is "running now + launcher + pids
-budget") and does not apply to root at all, so it is not set there. RLIMIT_AS limits address
-space, not resident memory: a budget of N MiB is N MiB of virtual memory, the stricter of the two.
+budget") and does not apply to root at all, so it is not set there: as root nothing bounds a fork
+bomb. RLIMIT_AS limits address space, not resident memory: a budget of N MiB is N MiB of virtual
+memory, the stricter of the two.
+
+After the run, the ``/out`` tree is checked against the limits of ``harness.outfiles`` (a tree
+past them is the submission's failure, and is removed at once), and the work directory and
+``/out`` are removed with ``remove_tree``, which no depth or permission trick defeats.
 
 The script is started by a small launcher (``launcher.py``, its own session and group) that
 spawns it into a process group of its own and reports its wait status, peak RSS and CPU time
@@ -28,6 +33,7 @@ import threading
 import time
 from pathlib import Path
 
+from harness.outfiles import out_tree_problem, remove_tree
 from harness.runners.base import Job, RunResult
 from harness.runners.capture import CappedReader
 from harness.runners.watchdog import WATCHDOG, remove_dir
@@ -52,6 +58,9 @@ def sandbox_env(job: Job, workdir: Path, out_dir: Path, data_dir: Path | None) -
         "PYTHONPATH": str(Path(job.submission_dir).resolve()),
         "PYTHONHASHSEED": "0",
         "PYTHONDONTWRITEBYTECODE": "1",
+        # Bytecode is looked up in this empty, per-run directory only: a __pycache__ shipped with
+        # the submission (say, an unchecked-hash .pyc of other source) is never run.
+        "PYTHONPYCACHEPREFIX": str(workdir / ".pycache"),
         "PYTHONUNBUFFERED": "1",
         "OMP_NUM_THREADS": threads,
         "OPENBLAS_NUM_THREADS": threads,
@@ -120,6 +129,22 @@ def _link_datasets(job: Job, workdir: Path) -> Path | None:
     for name, host_dir in job.datasets:
         (data_dir / name).symlink_to(Path(host_dir).resolve(), target_is_directory=True)
     return data_dir
+
+
+def _remove(path: Path | None) -> None:
+    """Remove a directory the script wrote in, whatever it left there, and unlist it."""
+    remove_tree(path)
+    remove_dir(path)
+
+
+def _take_out(result: RunResult) -> None:
+    """Judge the shape of the script's /out: a tree past the limits is its failure, removed now."""
+    problem = out_tree_problem(result.out_dir)
+    if problem is not None:
+        result.out_problem = problem
+        result.stderr += f"\n[harness: {problem}]"
+        _remove(result.out_dir)
+        result.out_dir = None
 
 
 def _kill_group(pgid: int) -> None:
@@ -257,16 +282,17 @@ class LocalRunner:
             workdir = WATCHDOG.make_dir("harness-work-")
             result.out_dir = WATCHDOG.make_dir("harness-out-")
             self._run_in(job, workdir, result)
+            _take_out(result)
         except Exception as exc:  # whatever stopped the run, it was not the script
             result.infra_error = f"could not run {job.script} locally: {type(exc).__name__}: {exc}"
         except BaseException:  # e.g. Ctrl-C on the calling thread: no result, so no /out copy either
-            remove_dir(result.out_dir)
+            _remove(result.out_dir)
             raise
         finally:
-            remove_dir(workdir)
+            _remove(workdir)
             result.finished_at = time.time()
         if result.infra_error:  # not the script's outcome: nothing in /out is judged
-            remove_dir(result.out_dir)
+            _remove(result.out_dir)
             result.out_dir = None
         return result
 

@@ -126,6 +126,46 @@ def test_pids_limit(docker_runner, probe, tmp_path):
     assert probe["errno"] == 11  # EAGAIN from the pids cgroup
     assert 8 <= probe["started"] < 16
     assert result.exit_code == 0 and not result.timed_out  # the sleeping children were killed, not waited for
+    assert result.pids_limit_hit  # the cgroup counted the refused fork
+
+
+FORK_BOMB_THEN_EXIT = """
+    import os
+    with open("/out/early.txt", "w") as handle:
+        handle.write("written before the bomb")
+    if os.fork() == 0:  # the child forks for ever; every freed process slot is taken again at once
+        while True:
+            try:
+                os.fork()
+            except OSError:
+                pass
+    print("parent exits 0")
+"""
+LEFTOVER_KILLER = """
+    import os, signal
+    with open("/out/early.txt", "w") as handle:
+        handle.write("written before the killer")
+    if os.fork() == 0:  # outlives the script and kills every process of the sandbox user it can
+        os.setsid()
+        while True:
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except OSError:
+                pass
+"""
+
+
+@pytest.mark.parametrize("script", [FORK_BOMB_THEN_EXIT, LEFTOVER_KILLER], ids=["fork-bomb", "killer"])
+def test_leftovers_cannot_stop_the_collection_of_out(docker_runner, probe, tmp_path, script):
+    # A full process table, or leftovers killing every process of the sandbox user (the
+    # finishing step too), once left /out uncollected: "not written (no output directory)".
+    result = probe(tmp_path, script, budget=Budget(wall_seconds=30, pids=16))
+    assert result.infra_error is None and not result.timed_out, result.stderr
+    assert (result.out_dir / "early.txt").read_text().startswith("written before the")
+    assert result.pids_limit_hit == (script == FORK_BOMB_THEN_EXIT)
+    after = probe(tmp_path / "after", "print('fine')\n", budget=Budget(wall_seconds=30, pids=16))
+    assert (after.exit_code, after.stdout, after.pids_limit_hit) == (0, "fine\n", False)
+    assert containers_of(docker_runner.run_id) == []
 
 
 def test_memory_limit_is_out_of_memory(docker_runner, probe, tmp_path):
@@ -220,5 +260,7 @@ def test_sparse_file_cannot_smuggle_a_huge_out(docker_runner, probe, tmp_path):
             handle.truncate(50 * 1024 ** 3)  # 50 GiB apparent size, no blocks: fits the tmpfs cap
     """, budget=Budget(wall_seconds=30, out_mib=2))
     assert result.exit_code == 0 and result.out_dir is None
-    assert result.stderr.endswith("[harness: /out is larger than its 3.5 MiB cap; not copied]")
+    assert result.out_problem == "/out is larger than its 3.5 MiB cap; not copied: write less to it"
+    assert result.stderr.endswith(f"[harness: {result.out_problem}]")
+    assert result.finished_at - result.started_at < 10  # the unread rest once held up the removal 20 s
     assert containers_of(docker_runner.run_id) == []

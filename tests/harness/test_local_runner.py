@@ -44,11 +44,13 @@ def test_environment_is_scrubbed_and_points_at_the_submission(run_script, projec
     env = seen["env"]
     assert "SECRET_TOKEN" not in env
     assert set(env) == {"PATH", "HOME", "TMPDIR", "LANG", "HARNESS_OUT", "HARNESS_SEED", "HARNESS_PROFILE",
-                        "PYTHONPATH", "PYTHONHASHSEED", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED",
-                        "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "EXTRA_FLAG"}
+                        "PYTHONPATH", "PYTHONHASHSEED", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX",
+                        "PYTHONUNBUFFERED", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                        "EXTRA_FLAG"}
     assert env["PYTHONPATH"] == str(project.submission) and env["HARNESS_SEED"] == "7"
     assert env["HARNESS_PROFILE"] == "quick" and env["OPENBLAS_NUM_THREADS"] == "1"
     assert env["HOME"] == seen["cwd"] and seen["argv"][1:] == ["--quick"]
+    assert env["PYTHONPYCACHEPREFIX"] == os.path.join(seen["cwd"], ".pycache")
     assert not os.path.exists(seen["cwd"])  # the work dir is removed after the run
     assert run.out_dir.is_dir() and str(run.out_dir) == env["HARNESS_OUT"]
 
@@ -115,3 +117,37 @@ def test_script_holds_no_descriptor_beyond_its_stdio(run_script):
     run = run_script("import os\nprint(sorted(int(fd) for fd in os.listdir('/proc/self/fd')))\n")
     assert run.exit_code == 0
     assert [fd for fd in json.loads(run.stdout) if fd > 2] == [3]  # 3: the listdir handle itself
+
+
+DEEP_TREE = """\
+import os, sys
+# 2100 nested directories: a path of 4200 characters, past PATH_MAX, each level locked (mode 000)
+fd = os.open(os.environ[sys.argv[1]], os.O_RDONLY)
+for _ in range(2100):
+    os.mkdir("a", dir_fd=fd)
+    inner = os.open("a", os.O_RDONLY, dir_fd=fd)
+    os.chmod(fd, 0)
+    os.close(fd)
+    fd = inner
+print("built")
+"""
+
+
+@pytest.mark.parametrize("where", ["HOME", "HARNESS_OUT"])
+def test_a_deep_locked_tree_is_removed_and_never_an_infrastructure_error(project, run_results, where):
+    (project.extras / "deep.py").write_text(DEEP_TREE)
+    job = Job("s/deep", "deep", "deep.py", project.extras, project.submission, args=(where,))
+    run = run_results(LocalRunner().run(job))
+    assert (run.exit_code, run.infra_error, run.stdout) == (0, None, "built\n"), run.stderr
+    if where == "HARNESS_OUT":  # judged as the script's failure; the tree is gone already
+        assert run.out_dir is None and run.out_problem.startswith("/out holds a path more than 32 dir")
+        assert run.stderr.endswith(f"[harness: {run.out_problem}]")
+    else:
+        assert run.out_problem is None and run.out_dir.is_dir()
+
+
+def test_too_many_files_in_out_is_the_scripts_problem(run_script):
+    run = run_script("import os\nout = os.environ['HARNESS_OUT']\n"
+                     "for i in range(10_001):\n    open(os.path.join(out, f'f{i}'), 'w').close()\n")
+    assert run.exit_code == 0 and run.out_dir is None
+    assert run.out_problem == "/out holds more than 10000 files and directories; write a few flat files"

@@ -82,12 +82,13 @@ class HostileProject:
         self.data = root / "fakedata"
         self.data.mkdir()
         (self.data / "x_test.npy").write_bytes(b"not really numpy")
-        self.good = self._submission("good", GOOD_PACKAGE)
-        self.hostile = self._submission("hostile", hostile_init)
+        self.good = self.add_submission("good", GOOD_PACKAGE)
+        self.hostile = self.add_submission("hostile", hostile_init)
         for tree in (self.extras, self.data, self.good, self.hostile):
             _world_writable(tree)
 
-    def _submission(self, name: str, init: str) -> Path:
+    def add_submission(self, name: str, init: str) -> Path:
+        """submissions/<name>/tinytorch/__init__.py holding ``init``; returns submissions/<name>."""
         package = self.root / "submissions" / name / "tinytorch"
         package.mkdir(parents=True)
         (package / "__init__.py").write_text(init)

@@ -20,6 +20,8 @@ pytestmark = pytest.mark.docker
 SECRET = f"s3cret-{uuid.uuid4().hex}"
 TIMEOUT = ("timeout", f"killed after {WALL_SECONDS} s budget")
 THEN_BEHAVES = ("passed", "the check passed")  # the attack, then a correct answer()
+PROCESS_LIMIT = ("crashed", "process limit reached: the script and what it started filled the limit of 32 "
+                            "processes and threads (a fork bomb?); start fewer of them")
 
 CASES = {
     "01-infinite-loop": ("while True:\n    pass\n", TIMEOUT),
@@ -35,7 +37,7 @@ CASES = {
                 os.fork()
             except OSError:
                 pass
-        """, TIMEOUT),
+        """, PROCESS_LIMIT),
     "04-network": ("""
         import socket
         socket.create_connection(("1.1.1.1", 443), timeout=3)
@@ -109,13 +111,22 @@ CASES = {
         child = subprocess.Popen(["sleep", "1000"])
         time.sleep(1000)
         """, TIMEOUT),
+    "14-fork-bomb-left-behind": ("""
+        import os
+        if os.fork() == 0:
+            while True:
+                try:
+                    os.fork()
+                except OSError:
+                    pass
+        """, PROCESS_LIMIT),
 }
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_hostile_submission(case, docker_runner, tmp_path, monkeypatch):
     attack, (verdict, reason) = CASES[case]
-    behaves_after = (verdict, reason) == THEN_BEHAVES
+    behaves_after = (verdict, reason) == THEN_BEHAVES or case == "14-fork-bomb-left-behind"
     wall = 30 if case == "07-stdout-flood" else WALL_SECONDS  # 100 MB through the engine takes a while
     package = textwrap.dedent(attack) + (GOOD_PACKAGE if behaves_after else "")
     project = HostileProject(tmp_path, package, wall)
@@ -152,3 +163,5 @@ def _case_specific(case: str, hostile) -> None:
         assert "\ufffd\ufffd also bad" in run.stderr_tail
     elif case in ("01-infinite-loop", "03-fork-bomb", "13-sleep-with-child"):
         assert run.timed_out and WALL_SECONDS <= run.wall_seconds < WALL_SECONDS + 2
+    elif case == "14-fork-bomb-left-behind":  # the script itself answered and exited 0
+        assert run.exit_code == 0 and not run.timed_out and run.infra_error is None
