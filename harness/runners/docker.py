@@ -193,9 +193,13 @@ def _script_path(job: Job) -> str:
     return str(PurePosixPath("/extras") / script)
 
 
+IMAGE_PYCACHE = "/opt/pycache"  # the Dockerfile compiles the stdlib and the venv here, read-only at run time
+
+
 def _environment(job: Job) -> dict[str, str]:
     """Contracts §2 with the container's paths; the profile's own env still has the last word."""
-    env = sandbox_env(job, Path("/work"), Path("/out"), Path("/data") if job.datasets else None)
+    env = sandbox_env(job, Path("/work"), Path("/out"), Path("/data") if job.datasets else None,
+                      pycache=Path(IMAGE_PYCACHE))
     env.update({"PATH": SANDBOX_PATH, "PYTHONPATH": "/submission", "TMPDIR": "/tmp"})
     env.update(dict(job.env))
     return env

@@ -27,6 +27,7 @@ import os
 import resource
 import shutil
 import signal
+import site
 import subprocess
 import sys
 import threading
@@ -44,8 +45,19 @@ _LAUNCHER = str(Path(__file__).with_name("launcher.py"))
 _OOM_MARKERS = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory")
 
 
-def sandbox_env(job: Job, workdir: Path, out_dir: Path, data_dir: Path | None) -> dict[str, str]:
-    """The only variables the script sees (contracts §2), then the profile's own ``env``."""
+def _site_dirs() -> list[str]:
+    """This interpreter's site-packages (numpy and the like), for a script started without ``site``."""
+    return [d for d in dict.fromkeys(site.getsitepackages()) if Path(d).is_dir()]
+
+
+def sandbox_env(job: Job, workdir: Path, out_dir: Path, data_dir: Path | None,
+                pycache: Path | None = None) -> dict[str, str]:
+    """The only variables the script sees (contracts §2), then the profile's own ``env``.
+
+    Locally the script runs without ``site`` (``-S``), so the submission comes first on the path and
+    the site-packages follow it; no ``.pth`` file runs, so an editable install of this project can
+    never lend the reference's modules to a package that lacks them.
+    """
     threads = str(max(1, int(job.budget.cpus)))
     env = {
         "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
@@ -55,12 +67,13 @@ def sandbox_env(job: Job, workdir: Path, out_dir: Path, data_dir: Path | None) -
         "HARNESS_OUT": str(out_dir),
         "HARNESS_SEED": str(job.seed),
         "HARNESS_PROFILE": job.profile,
-        "PYTHONPATH": str(Path(job.submission_dir).resolve()),
+        "PYTHONPATH": os.pathsep.join([str(Path(job.submission_dir).resolve()), *_site_dirs()]),
         "PYTHONHASHSEED": "0",
         "PYTHONDONTWRITEBYTECODE": "1",
-        # Bytecode is looked up in this empty, per-run directory only: a __pycache__ shipped with
-        # the submission (say, an unchecked-hash .pyc of other source) is never run.
-        "PYTHONPYCACHEPREFIX": str(workdir / ".pycache"),
+        # Bytecode is looked up under this prefix only (an empty per-run dir locally, the image's
+        # precompiled, read-only /opt/pycache in docker): a __pycache__ shipped with the
+        # submission (say, an unchecked-hash .pyc of other source) is never run.
+        "PYTHONPYCACHEPREFIX": str(pycache or workdir / ".pycache"),
         "PYTHONUNBUFFERED": "1",
         "OMP_NUM_THREADS": threads,
         "OPENBLAS_NUM_THREADS": threads,
@@ -109,7 +122,7 @@ def _command(script: Path, args: tuple[str, ...], limits, report_fd: int) -> tup
     script's wait status and rusage on ``report_fd``: see that module for why.
     prlimit(1) lets subprocess use its fast vfork path: a preexec function costs ~20 ms per job.
     """
-    python = [sys.executable, "-I", "-S", _LAUNCHER, str(report_fd), sys.executable, "-s", str(script), *args]
+    python = [sys.executable, "-I", "-S", _LAUNCHER, str(report_fd), sys.executable, "-S", str(script), *args]
     if _PRLIMIT:
         return [_PRLIMIT, *(f"--{name}={value}" for name, _, value in limits), "--", *python], None
     return python, lambda: _apply_limits(limits)

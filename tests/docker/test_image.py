@@ -40,9 +40,10 @@ def test_the_dockerfile_pins_its_default_base_by_digest(repo_root):
     assert base.startswith("python:3.11") and "@sha256:" in base and len(base.split("@sha256:")[1]) == 64
 
 
-def test_lock_pins_numpy_with_hashes(repo_root):
-    (numpy,) = parse_lock(repo_root / "requirements.lock")
-    assert numpy.name == "numpy" and numpy.version.count(".") == 2 and len(numpy.hashes) >= 1
+def test_lock_pins_the_course_environment_with_hashes(repo_root):
+    locked = {pkg.name: pkg for pkg in parse_lock(repo_root / "requirements.lock")}
+    assert {"numpy", "rich", "PyYAML"} <= set(locked)
+    assert all(pkg.version.count(".") == 2 and pkg.hashes for pkg in locked.values())
 
 
 def test_an_unhashed_lock_entry_is_an_error_naming_the_line(tree):

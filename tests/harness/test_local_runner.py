@@ -47,12 +47,25 @@ def test_environment_is_scrubbed_and_points_at_the_submission(run_script, projec
                         "PYTHONPATH", "PYTHONHASHSEED", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX",
                         "PYTHONUNBUFFERED", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                         "EXTRA_FLAG"}
-    assert env["PYTHONPATH"] == str(project.submission) and env["HARNESS_SEED"] == "7"
+    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(project.submission) and env["HARNESS_SEED"] == "7"
     assert env["HARNESS_PROFILE"] == "quick" and env["OPENBLAS_NUM_THREADS"] == "1"
     assert env["HOME"] == seen["cwd"] and seen["argv"][1:] == ["--quick"]
     assert env["PYTHONPYCACHEPREFIX"] == os.path.join(seen["cwd"], ".pycache")
     assert not os.path.exists(seen["cwd"])  # the work dir is removed after the run
     assert run.out_dir.is_dir() and str(run.out_dir) == env["HARNESS_OUT"]
+
+
+def test_the_reference_never_stands_in_for_a_missing_module(run_script, project):
+    """An editable install maps every ``tinytorch.*`` to this checkout through a .pth finder; the
+    script runs without site processing, so a module the student lacks stays missing."""
+    package = project.submission / "tinytorch"
+    package.mkdir(exist_ok=True)
+    (package / "__init__.py").touch()
+    run = run_script("import sys, numpy\n"
+                     "try:\n    import tinytorch.perf.memoization as m\n    print('LEAK', m.__file__)\n"
+                     "except ModuleNotFoundError as exc:\n    print('missing', exc.name)\n"
+                     "print('site' in sys.modules)\n")
+    assert run.stdout.split() == ["missing", "tinytorch.perf", "False"], run.stderr
 
 
 def test_timeout_kills_grandchildren_too(run_script):
