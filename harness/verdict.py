@@ -14,6 +14,7 @@ from harness.criteria import Check, Criterion, fmt_number
 from harness.metrics_parser import ParsedMetrics, parse_metrics
 from harness.report.model import CheckResult, ExtraResult, RunInfo, worst
 from harness.runners.base import RunResult
+from harness.sandbox_env import explain_missing_module
 from harness.scoring import ArtifactProblem, ScoringUnavailable, score_artifact
 
 TAIL_CHARS = 4000
@@ -80,6 +81,9 @@ def run_failure(criterion: Criterion, profile: str, run: RunResult,
     missing = _MISSING_MODULE.findall(run.stderr[-TAIL_CHARS:])
     if missing and not module_present(submission_dir, missing[-1]):
         return "not_gradable", f"submission lacks module {missing[-1]} (the script could not import it)"
+    foreign = explain_missing_module(run.stderr[-TAIL_CHARS:], submission_dir)
+    if foreign:
+        return "crashed", foreign
     if run.signal is not None:
         how = f"killed by {_signal_name(run.signal)}"
     else:

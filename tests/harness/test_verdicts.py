@@ -303,3 +303,20 @@ def test_metrics_helper_from_extras_round_trips(project):
     extra = project.extra("helper")
     assert extra.verdict == "passed"
     assert extra.series == {"loss": [2.0, 1.0, 0.5]}
+
+
+@pytest.mark.docker
+def test_a_package_importing_outside_the_sandbox_environment_is_told_how_to_allow_it(tmp_path, docker_runner):
+    """A real import of a module the sandbox lacks (scipy): the reason names it, file and line.
+
+    Docker only: the local backend runs with the host's site-packages, where scipy may well be.
+    """
+    project = FakeProject(tmp_path, docker_runner)
+    module = project.submission / "tinytorch" / "core" / "activations.py"
+    module.write_text("import numpy as np\nfrom scipy.special import expit\n")
+    project.add("needs_scipy", "import tinytorch.core.activations\n")
+    extra = project.extra("needs_scipy")
+    assert extra.verdict == "crashed"
+    assert extra.reason.startswith("your package imports `scipy` (tinytorch/core/activations.py:2), which "
+                                   "the grading sandbox does not provide")
+    assert "requirements.in" in extra.reason
