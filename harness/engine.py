@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import os
-import shutil
 import stat
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from harness import __version__
 from harness.criteria import Criterion
+from harness.outfiles import remove_tree
 from harness.provenance import combined_hash, criterion_file_hash, machine_info, tree_hash
 from harness.report.model import ExtraResult, Provenance, Report, SubmissionResult, worst
 from harness.runners.base import Budget, Job, Runner, RunResult
@@ -147,7 +147,7 @@ class Engine:
             return judge(crit, profile, run, root, self.include_hidden)
         finally:
             if run.out_dir is not None:
-                shutil.rmtree(run.out_dir, ignore_errors=True)
+                remove_tree(run.out_dir)
 
     def _run(self, job: Job) -> RunResult:
         try:

@@ -84,7 +84,8 @@ def render(report: Report, submission: SubmissionResult) -> str:
     lines = [f"# Feedback for {md_text(submission.name)}", "",
              f"**Grade: {submission.score:g} / {submission.max_score:g} points**", "",
              f"Graded on {report.created_at} with profile `{p.profile}`, seed {p.seed}, "
-             f"backend `{p.backend}`. Submission hash `{submission.hash}`.", "",
+             f"backend `{p.backend}`. " + (f"Submission hash `{submission.hash}`." if submission.hash
+                                           else "The submission could not be read: see each extra."), "",
              "| extra | result | visible points |", "|---|---|---|"]
     for extra in submission.extras:
         verdict, score, top = visible_outcome(extra)

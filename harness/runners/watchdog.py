@@ -23,16 +23,22 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 from pathlib import Path
 
+from harness import outfiles
+
+_OUTFILES = outfiles.__file__
+
 # Each line is a JSON pair: ["+g", pgid] / ["-g", pgid] for groups, ["+d", path] / ["-d", path] for dirs.
 _SOURCE = """
-import json, os, shutil, signal, sys, time
+import importlib.util, json, os, signal, sys, time
+spec = importlib.util.spec_from_file_location("harness_outfiles", sys.argv[1])  # stdlib-only module
+outfiles = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(outfiles)
 groups, paths = set(), set()
 ops = {"+g": groups.add, "-g": groups.discard, "+d": paths.add, "-d": paths.discard}
 for line in sys.stdin:
@@ -74,7 +80,7 @@ while True:
     time.sleep(0.02)
 for attempt in range(3):
     for path in paths:
-        shutil.rmtree(path, ignore_errors=True)
+        outfiles.remove_tree(path)  # however deep or locked the tree a job left
     paths = {path for path in paths if os.path.lexists(path)}
     if not paths:
         break
@@ -172,7 +178,7 @@ class Watchdog:
             self._fd, self._proc = None, None
         read_end, write_end = os.pipe()  # not inheritable: only this process holds the write end
         try:
-            self._proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", _SOURCE],
+            self._proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", _SOURCE, _OUTFILES],
                                           stdin=read_end, stdout=subprocess.DEVNULL,
                                           stderr=subprocess.DEVNULL, start_new_session=True)
         except OSError:
@@ -190,5 +196,5 @@ WATCHDOG = Watchdog()
 def remove_dir(path: Path | None) -> None:
     """Remove a directory the watchdog was told about, and tell it that it is gone."""
     if path is not None:
-        shutil.rmtree(path, ignore_errors=True)
+        outfiles.remove_tree(path)
         WATCHDOG.discard_dir(path)

@@ -20,7 +20,7 @@ _METRICS = textwrap.dedent("""\
         with open(os.path.join(os.environ["HARNESS_OUT"], "metrics.jsonl"), "a") as f:
             f.write(json.dumps({"kind": kind, "name": name, key: value}) + "\\n")
     def mark(extra):
-        submission = os.path.basename(os.environ["PYTHONPATH"].rstrip("/"))
+        submission = os.path.basename(os.environ["PYTHONPATH"].split(os.pathsep)[0].rstrip("/"))
         with open(os.environ["FAKE_MARKER"], "a") as f:
             f.write(f"{submission} {extra}\\n")
 """)

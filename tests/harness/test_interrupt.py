@@ -277,6 +277,21 @@ def test_the_watchdog_forgets_vanished_dirs_and_removes_listed_ones_when_the_har
     assert forgotten.is_dir(), "a discarded dir is not the watchdog's any more"
 
 
+def test_the_watchdog_removes_a_listed_tree_however_deep_and_locked(tmp_path):
+    """A job may leave 2,000 nested dirs, the top one mode 000: shutil.rmtree recurses out of stack."""
+    dog = Watchdog()
+    listed = dog.make_dir("harness-out-", tmp_path)
+    fd = os.open(listed, os.O_RDONLY | os.O_DIRECTORY)
+    for _ in range(2000):  # deeper than PATH_MAX, so one level at a time
+        os.mkdir("d", dir_fd=fd)
+        fd, parent = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd), fd
+        os.close(parent)
+    os.close(fd)
+    (listed / "d").chmod(0)
+    dog.close()
+    assert not listed.exists()
+
+
 def test_a_dir_the_watchdog_could_not_make_is_not_listed(tmp_path):
     dog = Watchdog()
     with pytest.raises(FileNotFoundError):
