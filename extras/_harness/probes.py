@@ -28,8 +28,11 @@ def report(errors: tuple[float, float], what: str = "") -> tuple[float, float]:
 
 
 def set_param(param, value: np.ndarray) -> None:
-    """Overwrite a parameter's values in place (keeps the student's Tensor object)."""
+    """Overwrite a parameter's values in place (keeps the student's Tensor object) and mark it as
+    trainable, as the course's optimizers do: in the 2026 course a ``Linear`` creates its weights
+    without ``requires_grad`` and the optimizer sets it, and these probes use no optimizer."""
     to_numpy(param)[...] = value.astype(_F32)
+    param.requires_grad = True
 
 
 def _fixed(shape, low=-1.0, high=1.0, seed=0):
