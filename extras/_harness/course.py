@@ -1,9 +1,10 @@
 """Reach the student's package through the course's API only, with fallbacks for what it may lack.
 
-The course places each module where its ``#| default_exp`` says (docs/course-api.md); its own
-published package and older releases used other paths for some of them, so each module is looked
-up along a short list of known paths. Optional features the course never asks for (``no_grad``)
-are feature-detected and replaced by something that works everywhere.
+The course places each module where its ``#| default_exp`` says (docs/course-api.md): the 2025
+course puts the transformer in ``core.transformer``, the 2026 course in ``core.transformers``;
+the 2025 course's own published package and older releases used other paths for some modules. So
+each module is looked up along a short list of known paths. Features only one version has
+(``no_grad`` exists in 2026, not in 2025) are feature-detected with a fallback that works on both.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 
-# Course module -> where packages written to the course put it, the course's default_exp first.
+# Course module -> where packages written to the course put it, the courses' default_exp first.
 MODULE_PATHS: dict[str, tuple[str, ...]] = {
     "transformer": ("tinytorch.core.transformer", "tinytorch.core.transformers",
                     "tinytorch.models.transformer"),
@@ -56,7 +57,7 @@ def course_name(key: str, name: str):
 
 
 def no_grad():
-    """The package's ``no_grad()`` context if it has one (the course does not ask for it), else a no-op."""
+    """The package's ``no_grad()`` context if it has one (the 2026 course does, 2025 not), else a no-op."""
     try:
         from tinytorch.core.autograd import no_grad as package_no_grad
     except ImportError:
