@@ -11,6 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import inspect
+
+import numpy as np
+
+from .common import to_numpy
 
 # Course module -> where packages written to the course put it, the courses' default_exp first.
 MODULE_PATHS: dict[str, tuple[str, ...]] = {
@@ -63,3 +68,41 @@ def no_grad():
     except ImportError:
         return contextlib.nullcontext()
     return package_no_grad()
+
+
+class CachedDecoder:
+    """Feed tokens one at a time through the student's KV cache, in the course's protocol.
+
+    2025: ``enable_kv_cache(model)`` patches the attention; each one-token ``model.forward(x)`` is
+    followed by ``cache.advance()``. 2026: the cache is consulted only inside
+    ``with cache.generation():``, and ``model.forward(x, start_pos=cache.seq_pos)`` places the token.
+    Which one applies is read from the package (a ``generation`` method, a ``start_pos`` parameter).
+    Use as ``with CachedDecoder(model, Tensor, enable_kv_cache) as decoder: decoder.step(token)``.
+    """
+
+    def __init__(self, model, tensor_cls, enable_kv_cache):
+        self.model, self.tensor_cls = model, tensor_cls
+        self.cache = enable_kv_cache(model) or getattr(model, "_kv_cache", None)
+        if self.cache is None:
+            raise TypeError("enable_kv_cache(model) returned no cache and set no model._kv_cache")
+        generation = getattr(self.cache, "generation", None)
+        self._scope = generation() if callable(generation) else contextlib.nullcontext()
+        self._start_pos = "start_pos" in inspect.signature(model.forward).parameters
+
+    def __enter__(self) -> CachedDecoder:
+        self._scope.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._scope.__exit__(*exc)
+
+    def step(self, token: int) -> np.ndarray:
+        """The logits (vocab,) after feeding one more token."""
+        x = self.tensor_cls(np.array([[int(token)]]))
+        if self._start_pos:
+            out = self.model.forward(x, start_pos=self.cache.seq_pos)
+        else:
+            out = self.model.forward(x)
+        self.cache.advance()
+        logits = np.asarray(to_numpy(out), dtype=np.float64)
+        return logits.reshape(-1, logits.shape[-1])[-1]

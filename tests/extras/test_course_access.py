@@ -6,12 +6,14 @@ editable install of this project maps every missing ``tinytorch.*`` to the refer
 
 from __future__ import annotations
 
+import site
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+SITE = ":".join(site.getsitepackages())  # numpy, without running the site module's .pth files
 
 
 def run_against(package: dict[str, str], root: Path, code: str) -> subprocess.CompletedProcess:
@@ -22,7 +24,8 @@ def run_against(package: dict[str, str], root: Path, code: str) -> subprocess.Co
     for folder in {p.parent for p in root.rglob("*.py")}:
         (folder / "__init__.py").touch()
     return subprocess.run([sys.executable, "-S", "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          cwd=root, env={"PYTHONPATH": f"{root}:{REPO / 'extras'}", "PATH": "/usr/bin:/bin"})
+                          cwd=root, env={"PYTHONPATH": f"{root}:{REPO / 'extras'}:{SITE}",
+                                         "PATH": "/usr/bin:/bin"})
 
 
 def test_the_published_package_layout_is_found(tmp_path):
@@ -82,3 +85,40 @@ def test_the_packages_own_no_grad_is_used(tmp_path):
             pass
     """)
     assert done.stdout.strip() == "package no_grad", done.stderr
+
+
+def test_the_2026_kv_protocol_is_driven_inside_generation_with_start_pos(tmp_path):
+    """A package whose cache has generation() and whose forward takes start_pos (the 2026 course)."""
+    done = run_against({"tinytorch/core/tensor.py": """
+        import numpy as np
+        class Tensor:
+            def __init__(self, data):
+                self.data = np.asarray(data, dtype=np.float32)
+    """, "tinytorch/perf/memoization.py": """
+        import contextlib
+        class KVCache:
+            seq_pos, inside = 0, False
+            @contextlib.contextmanager
+            def generation(self):
+                self.inside = True
+                yield self
+                self.inside = False
+            def advance(self):
+                self.seq_pos += 1
+        def enable_kv_cache(model):
+            model._kv_cache = KVCache()
+            return model._kv_cache
+    """}, tmp_path, """
+        import numpy as np
+        from _harness.course import CachedDecoder, course_name
+        from tinytorch.core.tensor import Tensor
+        class Model:
+            def forward(self, tokens, start_pos=0):
+                assert self._kv_cache.inside, "outside cache.generation()"
+                logits = np.zeros((1, 1, 5), dtype=np.float32)
+                logits[0, 0, start_pos] = 1.0
+                return Tensor(logits)
+        with CachedDecoder(Model(), Tensor, course_name("memoization", "enable_kv_cache")) as decoder:
+            print([int(decoder.step(t).argmax()) for t in (4, 4, 4)])
+    """)
+    assert done.stdout.strip() == "[0, 1, 2]", done.stderr
