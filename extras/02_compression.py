@@ -1,18 +1,25 @@
 """Compression: make YOUR trained network smaller and check what it costs.
 
-A small MLP learns MNIST digits with YOUR layers and optimizer. Then three copies of it are
-compressed with YOUR tinytorch.perf.compression and tinytorch.perf.quantization:
+A small MLP learns MNIST digits with YOUR Linear, ReLU, CrossEntropyLoss and SGD; its layers sit
+in `model.layers`, the model shape the course's compression tools walk. Three copies of it are
+then compressed with YOUR Module 15 and 16 functions, and every number is counted here from the
+arrays the models hold, never taken from a number your functions return:
 
-1. magnitude pruning to 50 % sparsity: `prune_sparsity` is counted here, from the weights
-   themselves (zeros / entries of every weight matrix), not taken from your function;
-2. int8 quantization: `int8_size_ratio` is the storage of the quantized model over the float32
-   model, counted here from the arrays the models hold (a float copy kept beside the int8 values,
-   same shape, counts as a cache and is left out); `int8_accuracy_drop` in percentage points;
-3. a rank-32 approximation of the first layer: `lowrank_error_ratio` compares its error with the
-   best possible one (Eckart-Young, computed here with numpy's SVD): 1.0 means optimal.
+1. `magnitude_prune(model, sparsity=0.5)`: `prune_sparsity` is the share of exact zeros in the
+   weight matrices (biases left out);
+2. `quantize_model(model)`: the 2025 course's returns a summary and leaves the layers alone;
+   then each Linear layer is replaced by YOUR `QuantizedLinear(layer)` (what the 2026 course's
+   does in place). `int8_size_ratio` counts what the quantized layers' `parameters()` hold: one
+   byte per value of an array of integer codes in the int8 (or uint8) range, the item size for
+   any other value, four bytes per float value not held at all. `int8_output_error` is how far
+   the outputs move (relative to the float model's), `int8_accuracy_drop` what that costs;
+3. `low_rank_approximate(W, rank_ratio=0.25)` on the first layer's weight matrix: the returned
+   (U, S, V) give W_r = U @ diag(S) @ V, whose error `lowrank_error_ratio` compares with the best
+   possible one of that rank (Eckart-Young, numpy's SVD): 1.0 means optimal. W_r then replaces
+   the layer's weights.
 
-Accuracies are measured on 5,000 held-out training images; the float model's predictions on the
-official test set are also written for the harness to score on its side.
+Accuracies are measured on 5,000 held-out training images from the models' output arrays; the
+float model's predictions on the official test set are also written for the harness to score.
 
 Run it yourself: `python extras/02_compression.py` (add `--quick` for a short run).
 """
@@ -26,92 +33,103 @@ from _harness import metrics
 from _harness.common import parse_args, seed_everything, to_numpy
 from _harness.course import course_name, no_grad
 from _harness.data import load_mnist
+from _harness.mlp import LayerMLP
 
 CONFIG = {
     "full": dict(train_images=20000, epochs=5, hidden=(128, 64)),
     "quick": dict(train_images=4000, epochs=3, hidden=(64, 32)),
 }
 VAL_IMAGES, BATCH, LR = 5000, 64, 0.05
-SPARSITY, RANK = 0.5, 32
+SPARSITY = 0.5
+RANK_RATIO = 0.25  # of min(784, hidden): rank 32 (full) or 16 (quick), exact under int() or round()
 
 
-class MLP:
-    """784 -> hidden -> 10 with ReLU, layers kept in `self.layers` (the shape compression tools walk)."""
-
-    def __init__(self, sizes, Linear, ReLU):
-        self.layers = []
-        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-            self.layers.append(Linear(a, b))
-            if i < len(sizes) - 2:
-                self.layers.append(ReLU())
-
-    def forward(self, x):
-        for layer in self.layers:
-            x = layer(x)
-        return x
-
-    __call__ = forward
-
-    def parameters(self):
-        return [p for layer in self.layers for p in layer.parameters()]
-
-
-def clone(model: MLP, sizes, Linear, ReLU) -> MLP:
+def clone(model: LayerMLP, sizes, Linear, ReLU) -> LayerMLP:
     """A new MLP holding copies of `model`'s weights."""
-    twin = MLP(sizes, Linear, ReLU)
+    twin = LayerMLP(sizes, Linear, ReLU)
     for mine, theirs in zip(twin.parameters(), model.parameters(), strict=True):
         to_numpy(mine)[...] = to_numpy(theirs)
     return twin
 
 
-def accuracy(model, x: np.ndarray, y: np.ndarray, Tensor, no_grad) -> float:
+def outputs(model, x: np.ndarray, Tensor) -> np.ndarray:
+    """The model's output array for inputs `x` (float64)."""
     with no_grad():
-        return float(np.mean(np.argmax(to_numpy(model(Tensor(x))), axis=1) == y))
+        return to_numpy(model.forward(Tensor(x))).astype(np.float64)
 
 
-def weight_sparsity(model) -> float:
-    """Share of exact zeros among all weight-matrix entries (biases excluded), counted in numpy."""
-    weights = [to_numpy(p) for p in model.parameters() if to_numpy(p).ndim >= 2]
+def accuracy(scores: np.ndarray, y: np.ndarray) -> float:
+    """Share of correct argmax predictions."""
+    return float(np.mean(np.argmax(scores, axis=1) == y))
+
+
+def weight_sparsity(model: LayerMLP) -> float:
+    """Share of exact zeros among the entries of every weight matrix, counted in numpy."""
+    weights = [to_numpy(layer.weight) for layer in model.linears()]
     return float(sum(np.sum(w == 0) for w in weights) / sum(w.size for w in weights))
 
 
-def _arrays(obj, owner: int, seen: set, found: list, depth: int = 0) -> None:
-    """Collect (owning layer id, ndarray) for every array reachable from `obj`."""
-    if depth > 10 or id(obj) in seen or obj is None or isinstance(obj, (str, bytes, int, float)):
-        return
-    seen.add(id(obj))
-    if isinstance(obj, np.ndarray):
-        found.append((owner, obj))
-    elif isinstance(obj, (list, tuple)):
-        for item in obj:
-            _arrays(item, owner, seen, found, depth + 1)
-    elif isinstance(obj, dict):
-        for item in obj.values():
-            _arrays(item, owner, seen, found, depth + 1)
-    elif hasattr(obj, "requires_grad") and isinstance(getattr(obj, "data", None), np.ndarray):
-        _arrays(obj.data, owner, seen, found, depth + 1)  # a Tensor: its values only, not its grad
-    elif hasattr(obj, "__dict__") or hasattr(obj, "__slots__"):
-        owner = id(obj) if callable(getattr(obj, "forward", None)) else owner
-        names = list(getattr(obj, "__dict__", {})) + list(getattr(obj, "__slots__", ()))
-        for name in names:
-            _arrays(getattr(obj, name, None), owner, seen, found, depth + 1)
+def train(model: LayerMLP, x: np.ndarray, y: np.ndarray, epochs: int, seed: int, Tensor) -> None:
+    """Minibatch SGD with momentum on YOUR cross-entropy loss."""
+    from tinytorch.core.losses import CrossEntropyLoss
+    from tinytorch.core.optimizers import SGD
+    optimizer, loss_fn = SGD(model.parameters(), lr=LR, momentum=0.9), CrossEntropyLoss()
+    rng = np.random.default_rng(seed)
+    for epoch in range(epochs):
+        order = rng.permutation(len(x))
+        for i in range(0, len(order), BATCH):
+            idx = order[i:i + BATCH]
+            loss = loss_fn(model.forward(Tensor(x[idx])), Tensor(y[idx]))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        print(f"  epoch {epoch + 1}: loss {float(to_numpy(loss)):.3f}")
 
 
-def storage_bytes(model) -> int:
-    """Bytes of every array a model holds; float arrays shadowing an int8 array of the same layer
-    and shape are caches of dequantized values and are not counted."""
-    found: list = []
-    _arrays(model, id(model), set(), found)
-    int8_shapes = {(owner, a.shape) for owner, a in found if a.dtype == np.int8}
-    return int(sum(a.nbytes for owner, a in found
-                   if not (a.dtype.kind == "f" and (owner, a.shape) in int8_shapes)))
+def quantized(model: LayerMLP, Linear) -> LayerMLP:
+    """YOUR quantize_model applied to `model`; if it left the layers as they were, each Linear
+    layer is replaced by YOUR QuantizedLinear."""
+    before = list(model.layers)
+    course_name("quantization", "quantize_model")(model)
+    replaced = sum(now is not then for now, then in zip(model.layers, before, strict=True))
+    if replaced:
+        print(f"Your quantize_model replaced {replaced} Linear layers.")
+        return model
+    print("Your quantize_model left the layers as they were (the 2025 course's returns a summary); "
+          "each Linear layer becomes QuantizedLinear(layer).")
+    QuantizedLinear = course_name("quantization", "QuantizedLinear")
+    model.layers = [QuantizedLinear(layer) if isinstance(layer, Linear) else layer for layer in model.layers]
+    return model
 
 
-def effective_weight(layer, n_in: int, Tensor, no_grad) -> np.ndarray:
-    """The (in, out) matrix a linear map applies, read off its outputs: f(I) - f(0)."""
-    with no_grad():
-        return to_numpy(layer(Tensor(np.eye(n_in, dtype=np.float32)))) - to_numpy(
-            layer(Tensor(np.zeros((1, n_in), dtype=np.float32))))
+def is_byte_code(values: np.ndarray) -> bool:
+    """True when every value is an integer that fits one byte (int8 or uint8 range)."""
+    if values.dtype.itemsize == 1:
+        return True
+    low, high = values.min(), values.max()
+    fits = -128 <= low and high <= 127 or 0 <= low and high <= 255
+    return bool(fits and np.all(values == np.round(values)))
+
+
+def int8_size_ratio(model: LayerMLP, float_values: int) -> float:
+    """Bytes the layers' parameters() need (1 per value of an array of one-byte codes, the item
+    size for any other value, 4 per float value they do not hold) over 4 bytes per float value."""
+    arrays = [a for layer in model.layers for a in map(to_numpy, layer.parameters()) if a.size]
+    held = sum(a.size if is_byte_code(a) else a.nbytes for a in arrays)
+    missing = max(0, float_values - sum(a.size for a in arrays))
+    return (held + 4 * missing) / (4 * float_values)
+
+
+def low_rank_factors(weight: np.ndarray, rank: int):
+    """YOUR low_rank_approximate(weight, rank_ratio) as float64 (U, S, V); a clear stop if misshapen."""
+    factors = course_name("compression", "low_rank_approximate")(weight, rank_ratio=RANK_RATIO)
+    u, s, v = (to_numpy(f).astype(np.float64) for f in factors)
+    (m, n), k = weight.shape, rank
+    if (u.shape, s.shape, v.shape) != ((m, k), (k,), (k, n)):
+        raise SystemExit(f"low_rank_approximate(W of shape {(m, n)}, rank_ratio={RANK_RATIO}) returned "
+                         f"U, S, V shaped {u.shape}, {s.shape}, {v.shape}; the course's are {(m, k)}, "
+                         f"{(k,)}, {(k, n)} (k = max(1, int(rank_ratio * min(m, n))))")
+    return u, s, v
 
 
 def main() -> int:
@@ -121,12 +139,8 @@ def main() -> int:
 
     from tinytorch.core.activations import ReLU
     from tinytorch.core.layers import Linear
-    from tinytorch.core.losses import CrossEntropyLoss
-    from tinytorch.core.optimizers import SGD
     from tinytorch.core.tensor import Tensor
-    low_rank_approximate = course_name("compression", "low_rank_approximate")
     magnitude_prune = course_name("compression", "magnitude_prune")
-    quantize_model = course_name("quantization", "quantize_model")
 
     data = load_mnist()
     x_all = data.x_train.reshape(len(data.x_train), -1).astype(np.float32) / 255.0
@@ -135,57 +149,50 @@ def main() -> int:
     x_test = data.x_test.reshape(len(data.x_test), -1).astype(np.float32) / 255.0
     sizes = (784, *cfg["hidden"], 10)
 
-    model = MLP(sizes, Linear, ReLU)
-    optimizer = SGD(model.parameters(), lr=LR, momentum=0.9)
-    loss_fn = CrossEntropyLoss()
-    rng = np.random.default_rng(args.seed)
+    model = LayerMLP(sizes, Linear, ReLU)
     started = time.perf_counter()
-    for epoch in range(cfg["epochs"]):
-        order = rng.permutation(len(x_train))
-        for i in range(0, len(order), BATCH):
-            idx = order[i:i + BATCH]
-            loss = loss_fn(model(Tensor(x_train[idx])), Tensor(y_train[idx]))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        print(f"  epoch {epoch + 1}: loss {float(to_numpy(loss)):.3f}")
-    base_acc = accuracy(model, x_val, y_val, Tensor, no_grad)
+    train(model, x_train, y_train, cfg["epochs"], args.seed, Tensor)
+    base_scores = outputs(model, x_val, Tensor)
+    base_acc = accuracy(base_scores, y_val)
     print(f"Float32 MLP {sizes}: held-out accuracy {base_acc:.2%} ({time.perf_counter() - started:.0f} s)")
-    with no_grad():
-        metrics.artifact("mnist_test_predictions.npy", np.argmax(to_numpy(model(Tensor(x_test))), axis=1))
+    metrics.artifact("mnist_test_predictions.npy", np.argmax(outputs(model, x_test, Tensor), axis=1))
 
     pruned = clone(model, sizes, Linear, ReLU)
     magnitude_prune(pruned, sparsity=SPARSITY)
     sparsity = weight_sparsity(pruned)
-    prune_acc = accuracy(pruned, x_val, y_val, Tensor, no_grad)
+    prune_acc = accuracy(outputs(pruned, x_val, Tensor), y_val)
     print(f"Pruning to {SPARSITY:.0%}: {sparsity:.2%} of the weights are zero; accuracy {prune_acc:.2%}")
 
-    quantized = clone(model, sizes, Linear, ReLU)
-    float_bytes = storage_bytes(quantized)
-    quantize_model(quantized)
-    int8_bytes = storage_bytes(quantized)
-    int8_acc = accuracy(quantized, x_val, y_val, Tensor, no_grad)
-    print(f"Int8 quantization: {float_bytes:,} -> {int8_bytes:,} bytes ({int8_bytes / float_bytes:.3f} of "
-          f"float32); accuracy {int8_acc:.2%}")
+    float_values = sum(to_numpy(p).size for p in model.parameters())
+    int8_model = quantized(clone(model, sizes, Linear, ReLU), Linear)
+    size_ratio = int8_size_ratio(int8_model, float_values)
+    int8_scores = outputs(int8_model, x_val, Tensor)
+    int8_acc = accuracy(int8_scores, y_val)
+    int8_error = np.linalg.norm(int8_scores - base_scores) / np.linalg.norm(base_scores)
+    print(f"Int8 quantization: {size_ratio:.3f} of the float32 size; outputs off by {int8_error:.2%} "
+          f"(relative); accuracy {int8_acc:.2%}")
 
     low_rank = clone(model, sizes, Linear, ReLU)
-    first = low_rank.layers[0]
+    first = low_rank.linears()[0]
     w = to_numpy(first.weight).astype(np.float64)
-    low_rank.layers[0] = low_rank_approximate(first, RANK)
-    w_r = effective_weight(low_rank.layers[0], sizes[0], Tensor, no_grad)
-    error = np.linalg.norm(w - w_r) / np.linalg.norm(w)
-    singular = np.linalg.svd(w, compute_uv=False)
-    best = np.sqrt(np.sum(singular[RANK:] ** 2)) / np.linalg.norm(w)
-    lr_acc = accuracy(low_rank, x_val, y_val, Tensor, no_grad)
-    kept = RANK * (w.shape[0] + w.shape[1]) / w.size
-    print(f"Rank-{RANK} first layer: {kept:.2f} of its weights; relative error {error:.4f} "
-          f"(best possible {best:.4f}); accuracy {lr_acc:.2%}")
+    rank = max(1, int(RANK_RATIO * min(w.shape)))
+    u, s, v = low_rank_factors(to_numpy(first.weight), rank)
+    w_r = u @ np.diag(s) @ v
+    error, norm = np.linalg.norm(w - w_r), np.linalg.norm(w)
+    best = np.sqrt(np.sum(np.linalg.svd(w, compute_uv=False)[rank:] ** 2))
+    to_numpy(first.weight)[...] = w_r
+    lr_acc = accuracy(outputs(low_rank, x_val, Tensor), y_val)
+    kept = rank * (w.shape[0] + w.shape[1] + 1) / w.size
+    print(f"Rank-{rank} first layer: U, S, V hold {kept:.2f} of its weights; relative error "
+          f"{error / norm:.4f} (best possible {best / norm:.4f}); accuracy {lr_acc:.2%}")
 
     metrics.report("float_accuracy", base_acc)
     metrics.report("prune_sparsity", sparsity)
     metrics.report("prune_accuracy_drop", 100 * (base_acc - prune_acc))
-    metrics.report("int8_size_ratio", int8_bytes / float_bytes)
+    metrics.report("int8_size_ratio", size_ratio)
+    metrics.report("int8_output_error", float(int8_error))
     metrics.report("int8_accuracy_drop", 100 * (base_acc - int8_acc))
+    metrics.report("lowrank_rank", rank)
     metrics.report("lowrank_error_ratio", float(error / best))
     metrics.report("lowrank_weight_ratio", kept)
     metrics.report("lowrank_accuracy_drop", 100 * (base_acc - lr_acc))

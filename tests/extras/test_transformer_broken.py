@@ -51,32 +51,6 @@ def test_kv_cache_with_stale_keys_fails_exactness(run_extra, patched_submission)
     assert "temperature_distribution" not in failed  # sampling without the cache is still right
 
 
-def test_pruning_that_ignores_sparsity_fails(run_extra, patched_submission, mnist_cache):
-    broken = patched_submission("prune_ignores_sparsity", {"perf/compression.py": [
-        ('    _check_fraction("magnitude_prune", "sparsity", sparsity)\n',
-         '    _check_fraction("magnitude_prune", "sparsity", sparsity)\n    sparsity = 0.9  # BUG\n'),
-    ]})
-    result = run_extra("compression", broken)
-    assert result.verdict == "failed"
-    failed = failed_checks(result)
-    assert "prune_sparsity" in failed
-    assert "prune_sparsity 0.900 outside [0.480, 0.520]" in failed["prune_sparsity"]
-    assert "int8_size" not in failed and "int8_accuracy_cost" not in failed
-
-
-def test_quantization_that_forgets_the_scale_fails(run_extra, patched_submission, mnist_cache):
-    broken = patched_submission("quant_forgets_scale", {"perf/quantization.py": [
-        ("np.asarray(zero_point, dtype=np.float32)) * scale)", "np.asarray(zero_point, dtype=np.float32)))"),
-    ]})
-    result = run_extra("compression", broken)
-    assert result.verdict == "failed"
-    failed = failed_checks(result)
-    assert "int8_accuracy_cost" in failed
-    reason = failed["int8_accuracy_cost"]
-    assert reason.startswith("int8_accuracy_drop") and "allowed" in reason
-    assert "prune_sparsity" not in failed
-
-
 def test_logits_of_the_wrong_shape_stop_with_a_clear_message(run_extra, patched_submission):
     broken = patched_submission("flat_logits", {"core/transformers.py": [
         ("        return logits\n", "        return logits.reshape(-1, self.vocab_size)  # BUG: flattened\n"),
