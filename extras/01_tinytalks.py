@@ -97,7 +97,6 @@ def main() -> int:
     seed_everything(args.seed)
     cfg = CONFIG["quick" if args.quick else "full"]
 
-
     train, val, test = load_pairs("train"), load_pairs("val"), load_pairs("test")
     train_text = "".join(qa_text(p) for p in train)
     val_text = "".join(qa_text(p) for p in val)

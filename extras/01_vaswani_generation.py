@@ -10,8 +10,8 @@ measured, each in numpy from your model's logits:
 3. `causality_max_diff`: a language model must not peek at the future. We change the later
    tokens of a sequence and measure how much the logits of the EARLIER positions move. With a
    correct causal mask they do not move at all;
-4. `sample_decodes`: your `GPT.generate` continues a prompt with valid token ids that decode
-   back to text.
+4. `sample_decodes`: your `GPT.generate(prompt, max_new_tokens, temperature)` continues a
+   prompt (batch of one) with valid token ids that decode back to text.
 
 Run it yourself: `python extras/01_vaswani_generation.py` (add `--quick` for a short run).
 """
@@ -27,6 +27,7 @@ from _harness.common import parse_args, seed_everything, to_numpy
 from _harness.lm import (
     CharVocab,
     bigram_nll,
+    generation_problems,
     mean_nll,
     random_windows,
     tiled_windows,
@@ -35,6 +36,7 @@ from _harness.lm import (
 )
 
 PROMPT = "Q: what color is a "
+SAMPLE_TEMPERATURE = 0.8
 
 CONFIG = {
     "full": dict(embed_dim=64, num_layers=2, num_heads=4, seq_len=64, batch_size=32, steps=800, lr=3e-3),
@@ -55,26 +57,17 @@ def causality_probe(logits_of, window: np.ndarray, vocab_size: int, rng: np.rand
 
 
 def sample(model, prompt_ids: np.ndarray, new_tokens: int, vocab: CharVocab, tensor_cls) -> tuple[bool, str]:
-    """Ask YOUR generate() to continue the prompt; check the ids and decode them."""
+    """Ask YOUR generate(prompt, max_new_tokens, temperature) to continue the prompt; check and decode."""
     try:
         out = to_numpy(model.generate(tensor_cls(prompt_ids[None]), max_new_tokens=new_tokens,
-                                      temperature=0.8, top_k=8))
+                                      temperature=SAMPLE_TEMPERATURE))
     except Exception:  # a crash in generate fails this check only; the traceback tells the student why
         traceback.print_exc()
         return False, "generate() raised an exception (traceback above)"
-    ids = np.asarray(out, dtype=np.float64).reshape(-1)
-    problems = []
-    if len(ids) != len(prompt_ids) + new_tokens:
-        problems.append(f"expected {len(prompt_ids) + new_tokens} ids (prompt + {new_tokens}), "
-                        f"got {len(ids)}")
-    whole = np.all(np.isfinite(ids)) and np.all(ids == np.round(ids))
-    if not whole or ids.min() < 0 or ids.max() >= vocab.size:
-        problems.append(f"ids must be whole numbers in [0, {vocab.size})")
-    elif not np.array_equal(ids[:len(prompt_ids)], prompt_ids):
-        problems.append("the output does not start with the prompt")
+    problems = generation_problems(out, prompt_ids, new_tokens, vocab.size)
     if problems:
         return False, "; ".join(problems)
-    return True, vocab.decode(ids)
+    return True, vocab.decode(np.asarray(out).reshape(-1))
 
 
 def main() -> int:

@@ -44,7 +44,7 @@ MAX_COMPLETION_CHARS = 160
 
 CONFIG = {
     "full": dict(embed_dim=64, num_layers=2, num_heads=4, seq_len=96, batch_size=32, steps=1000, lr=3e-3),
-    "quick": dict(embed_dim=48, num_layers=2, num_heads=4, seq_len=64, batch_size=16, steps=200, lr=5e-3),
+    "quick": dict(embed_dim=48, num_layers=2, num_heads=4, seq_len=64, batch_size=16, steps=400, lr=5e-3),
 }
 
 
@@ -69,7 +69,6 @@ def main() -> int:
     args = parse_args(parser=parser)
     seed_everything(args.seed)
     cfg = CONFIG["quick" if args.quick else "full"]
-
 
     train, val, test = load_functions("train"), load_functions("val"), load_functions("test")
     train_text, val_text = "\n".join(train), "\n".join(val)

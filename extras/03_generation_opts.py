@@ -1,45 +1,58 @@
-"""Generation strategies side by side: recompute vs KV cache, greedy vs temperature vs top-k.
+"""Generation strategies side by side: recompute vs KV cache, then temperature sampling.
 
-Part 1 - the KV cache. Generating token n by re-running the whole context costs O(n) work per
-token; YOUR KV cache keeps every layer's keys and values so each new token only computes itself.
-It must be exact AND fast:
-- `cached_logits_max_diff`: feed the same tokens once through the cache (one at a time) and once
-  recomputed from scratch; the logits must agree to 1e-4;
-- `kv_speedup`: CPU time of `generate()` without the cache / with the cache, same model, same
-  prompt, same number of new tokens, measured in this run (best of several alternating runs of
-  each, so other load on the machine does not decide it).
+Part 1 - YOUR KV cache, driven the course's way (_harness/course.py CachedDecoder): `cache =
+enable_kv_cache(model)`, then ONE token at a time through `model.forward(Tensor([[token]]))`, with
+`cache.advance()` after each call (the 2026 course: inside `cache.generation()`, with `start_pos`);
+`disable_kv_cache(model)` switches it off. Generating token n by re-running the whole context
+costs O(n) work per token; the cache keeps every layer's keys and values so each new token only
+computes itself. It must be exact AND fast:
+- `cached_logits_max_diff`: a sequence fed one token at a time through the cache, against one
+  forward pass over the whole sequence with the cache off; the logits must agree to 1e-4 at
+  every position;
+- `kv_speedup`: greedy generation (numpy argmax of your last logits) of many tokens after a short
+  prompt, recomputing the whole context at every step vs through the cache (the prompt fed one
+  token at a time too): the ratio of CPU times, same model, same run, best of several
+  alternating runs of each (so other load on the machine does not decide it).
 
-Part 2 - sampling. From a fixed context we ask YOUR `generate()` for thousands of next tokens
-(one batch of identical prompts) and compare what it drew with the distribution computed here in
-numpy from your model's logits:
-- `greedy_matches_argmax`: top_k=1 picks the argmax of the logits at every step;
-- `temperature_tv`: total-variation distance between the sampled frequencies and softmax(logits/T);
-- `topk_violations` / `topk_tv`: top-k sampling never leaves the k best tokens, and inside them
-  follows the renormalised softmax;
-- `seeded_determinism`: the same seed gives the same sample.
+Part 2 - YOUR `generate(prompt, max_new_tokens, temperature)` (batch of one), against the
+distribution computed here in numpy from your `model.forward` logits:
+- `temperature_tv`: thousands of single next tokens drawn at T = 0.5 (numpy's global RNG seeded
+  once) vs softmax(logits / T): total-variation distance;
+- `greedy_matches_argmax`: at a very low temperature, generate follows the argmax at every step
+  (the course: "Temperature = 0.1 ... always picks highest");
+- `seeded_determinism` (feedback, not graded): the same seed gives the same sample. The 2025
+  course samples from numpy's global RNG; the 2026 course from a module's own `default_rng(7)`,
+  which no seed of ours reaches, so a correct 2026 package may well differ here.
+A crash in one part fails that part's checks only (its traceback is printed).
 
 Run it yourself: `python extras/03_generation_opts.py` (add `--quick` for a short run).
 """
 
 from __future__ import annotations
 
+import traceback
+from collections.abc import Callable
+
 import numpy as np
 from _harness import metrics
 from _harness.common import parse_args, seed_everything, to_numpy
-from _harness.course import course_name, no_grad
-from _harness.lm import import_gpt
+from _harness.course import CachedDecoder, course_name, no_grad
+from _harness.lm import checked_logits, generation_problems, import_gpt
 from _harness.timing import best_ratios, interleaved_times
 
 CONFIG = {
-    # the cache model: a context long enough that recomputation, not Python overhead, dominates.
-    # Cached and recomputing runs alternate; the best of `kv_repeats` of each counts.
-    "full": dict(vocab_size=64, embed_dim=256, num_layers=4, num_heads=8, max_seq_len=256,
-                 prompt_len=128, new_tokens=64, kv_repeats=3, samples=4000),
-    "quick": dict(vocab_size=64, embed_dim=64, num_layers=2, num_heads=4, max_seq_len=256,
-                  prompt_len=192, new_tokens=48, kv_repeats=5, samples=2000),
+    # A short prompt and many new tokens: recomputing costs O(context) per token, the cache O(1)
+    # forwards of one token. Cached and recomputing runs alternate; the best of kv_repeats counts.
+    "full": dict(vocab_size=64, embed_dim=256, num_layers=4, num_heads=8, prompt_len=16,
+                 new_tokens=176, kv_repeats=3, samples=4000),
+    "quick": dict(vocab_size=64, embed_dim=128, num_layers=2, num_heads=4, prompt_len=16,
+                  new_tokens=176, kv_repeats=5, samples=2000),
 }
 SAMPLER = dict(vocab_size=16, embed_dim=32, num_layers=1, num_heads=2, max_seq_len=16)
-TEMPERATURE, TOP_K = 0.5, 4
+CONTEXT_LEN, GREEDY_STEPS, TEMPERATURE = 6, 8, 0.5
+# The low temperature of the greedy check: at most 0.1 (the course's example), and small enough
+# that every step's runner-up has probability below exp(-GAP_TEMPERATURES) of the argmax's.
+GREEDY_MAX_TEMPERATURE, GAP_TEMPERATURES = 0.1, 25.0
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -48,25 +61,162 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum()
 
 
-def total_variation(samples: np.ndarray, probs: np.ndarray) -> float:
-    freq = np.bincount(samples, minlength=len(probs)) / len(samples)
-    return float(0.5 * np.abs(freq - probs).sum())
+def total_variation(p: np.ndarray, q: np.ndarray) -> float:
+    return float(0.5 * np.abs(p - q).sum())
 
 
-def cached_vs_recomputed(model, tokens: np.ndarray, prompt_len: int, tensor_cls, no_grad, enable, disable):
-    """Max |logit difference| between cached one-token steps and a full recomputation."""
-    cache = enable(model)
-    try:
+class Probe:
+    """YOUR model seen through the course's API: whole-sequence logits, cached steps, generate()."""
+
+    def __init__(self, model, vocab_size: int, tensor_cls):
+        self.model, self.vocab, self.tensor = model, vocab_size, tensor_cls
+
+    def logits(self, ids) -> np.ndarray:
+        """(len(ids), V) logits of one forward pass over the 1-D token list ``ids``."""
+        batch = np.asarray(ids, dtype=np.int64)[None]
         with no_grad():
-            out = to_numpy(model.forward(tensor_cls(tokens[None, :prompt_len]), kv_cache=cache))
-            cached = [out[0, -1]]
-            for i in range(prompt_len, len(tokens) - 1):
-                step = model.forward(tensor_cls(tokens[None, i:i + 1]), kv_cache=cache)
-                cached.append(to_numpy(step)[0, -1])
-            full = to_numpy(model(tensor_cls(tokens[None, :-1])))[0, prompt_len - 1:]
+            return checked_logits(self.model.forward(self.tensor(batch)), batch, self.vocab)[0]
+
+    def generate(self, context: np.ndarray, new_tokens: int, temperature: float) -> np.ndarray:
+        """YOUR generate() on a batch of one, checked to return the context plus new valid ids."""
+        out = to_numpy(self.model.generate(self.tensor(context[None]), max_new_tokens=new_tokens,
+                                           temperature=temperature))
+        problems = generation_problems(out, context, new_tokens, self.vocab)
+        if problems:
+            raise ValueError(f"generate(context of {len(context)}, max_new_tokens={new_tokens}): "
+                             + "; ".join(problems))
+        return np.asarray(out).reshape(-1).astype(np.int64)
+
+
+def greedy(next_logits: Callable[[list[int]], np.ndarray], prompt, new_tokens: int) -> list[int]:
+    """Greedy generation: append the argmax of ``next_logits(ids)`` ``new_tokens`` times."""
+    ids = [int(t) for t in prompt]
+    for _ in range(new_tokens):
+        ids.append(int(np.argmax(next_logits(ids))))
+    return ids
+
+
+def cached_next_logits(decoder: CachedDecoder) -> Callable[[list[int]], np.ndarray]:
+    """``next_logits`` that feeds the cache only the tokens it has not seen yet, one at a time."""
+    fed: list[int] = []
+
+    def next_logits(ids: list[int]) -> np.ndarray:
+        with no_grad():
+            for token in ids[len(fed):]:
+                out = decoder.step(token)
+                fed.append(token)
+        return out
+
+    return next_logits
+
+
+def cached_vs_recomputed(probe: Probe, tokens: np.ndarray, enable, disable) -> float:
+    """Max |logit difference| over every position: cached one-token steps vs one full forward."""
+    try:
+        with CachedDecoder(probe.model, probe.tensor, enable) as decoder, no_grad():
+            cached = np.stack([decoder.step(int(t)) for t in tokens])
     finally:
-        disable(model)
-    return float(np.abs(np.stack(cached).astype(np.float64) - full).max())
+        disable(probe.model)
+    return float(np.abs(cached.astype(np.float64) - probe.logits(tokens)).max())
+
+
+def kv_cache_part(probe: Probe, cfg: dict, rng: np.random.Generator, enable, disable) -> dict:
+    """Part 1: exactness over a whole sequence, then the timed greedy generations."""
+    p, n = cfg["prompt_len"], cfg["new_tokens"]
+    diff = cached_vs_recomputed(probe, rng.integers(0, cfg["vocab_size"], size=p + n), enable, disable)
+    print(f"  cached vs recomputed logits at {p + n} positions: max difference {diff:.2e}")
+
+    prompt, outputs, state = rng.integers(0, cfg["vocab_size"], size=p), {}, {"decoder": None}
+
+    def cache_on():
+        state["decoder"] = CachedDecoder(probe.model, probe.tensor, enable).__enter__()
+
+    def cache_off():
+        if state["decoder"] is not None:
+            state["decoder"].__exit__(None, None, None)
+            disable(probe.model)
+            state["decoder"] = None
+
+    def recompute():
+        outputs["naive"] = greedy(lambda ids: probe.logits(ids)[-1], prompt, n)
+
+    def cached():
+        outputs["cached"] = greedy(cached_next_logits(state["decoder"]), prompt, n)
+
+    try:
+        times = interleaved_times({"naive": (cache_off, recompute), "cached": (cache_on, cached)},
+                                  cfg["kv_repeats"])
+    finally:
+        cache_off()
+    ratios = best_ratios(times, "naive", "cached")
+    naive_s, cached_s = min(times["naive"]["cpu"]), min(times["cached"]["cpu"])
+    same = outputs["naive"] == outputs["cached"]
+    print(f"  greedy generation of {n} tokens after {p}, best of {cfg['kv_repeats']} alternating runs: "
+          f"{naive_s:.2f} s CPU recomputing, {cached_s:.2f} s with the cache -> {ratios['cpu']:.1f}x "
+          f"faster (wall clock {ratios['wall']:.1f}x); same tokens: {same}")
+    return {"cached_logits_max_diff": diff, "naive_generate_seconds": naive_s,
+            "cached_generate_seconds": cached_s, "kv_speedup": ratios["cpu"],
+            "kv_speedup_wall": ratios["wall"], "cached_tokens_match": same}
+
+
+def temperature_metrics(probe: Probe, context: np.ndarray, samples: int, seed: int) -> dict:
+    """``samples`` single next tokens from generate() at TEMPERATURE vs softmax(logits / T)."""
+    logits = probe.logits(context)[-1]
+    target = softmax(logits / TEMPERATURE)
+    seed_everything(seed)
+    drawn = [probe.generate(context, 1, TEMPERATURE)[-1] for _ in range(samples)]
+    freq = np.bincount(drawn, minlength=probe.vocab) / samples
+    tv, ignored = total_variation(freq, target), total_variation(softmax(logits), target)
+    print(f"  temperature {TEMPERATURE}, {samples} draws: total variation {tv:.3f} from softmax(logits/T) "
+          f"(a sampler that ignored T would be {ignored:.3f} away)")
+    return {"temperature_tv": tv, "temperature_tv_if_ignored": ignored}
+
+
+def greedy_metrics(probe: Probe, context: np.ndarray) -> dict:
+    """generate() at a temperature far below every step's top-two logit gap must follow the argmax."""
+    gaps = []
+
+    def next_logits(ids: list[int]) -> np.ndarray:
+        out = probe.logits(ids)[-1]
+        top = np.sort(out.astype(np.float64))[-2:]
+        gaps.append(top[1] - top[0])
+        return out
+
+    expected = greedy(next_logits, context, GREEDY_STEPS)
+    temperature = float(min(GREEDY_MAX_TEMPERATURE, min(gaps) / GAP_TEMPERATURES))
+    same = bool(np.array_equal(probe.generate(context, GREEDY_STEPS, temperature), expected))
+    print(f"  temperature {temperature:.2g} follows the argmax for {GREEDY_STEPS} steps: {same}")
+    return {"greedy_matches_argmax": same, "greedy_temperature": temperature}
+
+
+def determinism_metrics(probe: Probe, context: np.ndarray, seed: int) -> dict:
+    """Two samples from generate(), each after seeding everything with ``seed``, must be equal."""
+
+    def seeded_sample() -> np.ndarray:
+        seed_everything(seed)
+        return probe.generate(context, GREEDY_STEPS, 1.0)
+
+    same = bool(np.array_equal(seeded_sample(), seeded_sample()))
+    print(f"  same seed, same sample: {same}")
+    return {"seeded_determinism": same}
+
+
+def sampling_part(probe: Probe, context: np.ndarray, samples: int, seed: int) -> dict:
+    """Part 2: temperature, near-greedy and seeded sampling through YOUR generate()."""
+    return {**temperature_metrics(probe, context, samples, seed),
+            **greedy_metrics(probe, context), **determinism_metrics(probe, context, seed)}
+
+
+def report_part(title: str, run: Callable[[], dict]) -> None:
+    """Print ``title``, run one part and report its metrics; a crash leaves them unreported."""
+    print(title)
+    try:
+        values = run()
+    except Exception:  # the part's checks fail as "not reported"; the traceback says why
+        traceback.print_exc()
+        return
+    for name, value in values.items():
+        metrics.report(name, value)
 
 
 def main() -> int:
@@ -79,83 +229,16 @@ def main() -> int:
     GPT = import_gpt()
 
     rng = np.random.default_rng(args.seed)
-    v, p, n = cfg["vocab_size"], cfg["prompt_len"], cfg["new_tokens"]
-    model = GPT(vocab_size=v, embed_dim=cfg["embed_dim"], num_layers=cfg["num_layers"],
-                num_heads=cfg["num_heads"], max_seq_len=cfg["max_seq_len"])
-    print(f"Part 1: a {cfg['num_layers']}-layer GPT of width {cfg['embed_dim']}; prompt of {p} tokens, "
-          f"{n} new tokens.")
-
-    tokens = rng.integers(0, v, size=p + n)
-    diff = cached_vs_recomputed(model, tokens, p, Tensor, no_grad, enable_kv_cache, disable_kv_cache)
-    print(f"  cached vs recomputed logits: max difference {diff:.2e}")
-
-    prompt, outputs = tokens[None, :p], {}
-
-    def greedy(name: str):
-        def run():
-            out = model.generate(Tensor(prompt), max_new_tokens=n, temperature=1.0, top_k=1)
-            outputs[name] = np.asarray(to_numpy(out)).reshape(-1).astype(np.int64)
-        return run
-
-    variants = {"naive": (lambda: disable_kv_cache(model), greedy("naive")),
-                "cached": (lambda: enable_kv_cache(model), greedy("cached"))}
-    times = interleaved_times(variants, cfg["kv_repeats"])
-    disable_kv_cache(model)
-    naive_ids, cached_ids = outputs["naive"], outputs["cached"]
-    naive_s, cached_s = min(times["naive"]["cpu"]), min(times["cached"]["cpu"])
-    ratios = best_ratios(times, "naive", "cached")
-    speedup, speedup_wall = ratios["cpu"], ratios["wall"]
-    print(f"  generate(), best of {cfg['kv_repeats']} alternating runs: {naive_s:.2f} s CPU recomputing, "
-          f"{cached_s:.2f} s with the cache -> {speedup:.1f}x faster (wall clock {speedup_wall:.1f}x); "
-          f"same tokens: {np.array_equal(naive_ids, cached_ids)}")
-
-    with no_grad():
-        context = naive_ids[:p + n - 1]
-        step_logits = to_numpy(model(Tensor(context[None])))[0, p - 1:]
-    greedy_ok = bool(np.array_equal(naive_ids[p:], step_logits.argmax(axis=-1)))
-    print(f"  top_k=1 picks the argmax at every step: {greedy_ok}")
-
-    print(f"Part 2: sampling from a small GPT, {cfg['samples']} draws per strategy.")
+    model = GPT(vocab_size=cfg["vocab_size"], embed_dim=cfg["embed_dim"], num_layers=cfg["num_layers"],
+                num_heads=cfg["num_heads"], max_seq_len=cfg["prompt_len"] + cfg["new_tokens"])
     sampler = GPT(**SAMPLER)
-    context = rng.integers(0, SAMPLER["vocab_size"], size=6)
-    with no_grad():
-        last_logits = to_numpy(sampler(Tensor(context[None])))[0, -1]
-    batch = np.repeat(context[None], cfg["samples"], axis=0)
-
-    def draw(**kwargs) -> np.ndarray:
-        out = to_numpy(sampler.generate(Tensor(batch), max_new_tokens=1, **kwargs))
-        return np.asarray(out).reshape(len(batch), -1)[:, -1].astype(np.int64)
-
-    probs_t = softmax(last_logits / TEMPERATURE)
-    temperature_tv = total_variation(draw(temperature=TEMPERATURE), probs_t)
-    print(f"  temperature {TEMPERATURE}: total variation {temperature_tv:.3f} from softmax(logits/T)")
-
-    best = np.argsort(last_logits)[::-1][:TOP_K]
-    probs_k = np.zeros_like(probs_t)
-    probs_k[best] = softmax(last_logits[best])
-    drawn = draw(temperature=1.0, top_k=TOP_K)
-    violations = int(np.sum(~np.isin(drawn, best)))
-    topk_tv = total_variation(drawn, probs_k)
-    print(f"  top-{TOP_K}: {violations} draws outside the top {TOP_K}; total variation {topk_tv:.3f}")
-
-    def seeded_sample(seed: int) -> np.ndarray:
-        seed_everything(seed)
-        return to_numpy(sampler.generate(Tensor(context[None]), max_new_tokens=8, temperature=1.0))
-
-    same = bool(np.array_equal(seeded_sample(args.seed), seeded_sample(args.seed)))
-    print(f"  same seed, same sample: {same}")
-
-    metrics.report("cached_logits_max_diff", diff)
-    metrics.report("naive_generate_seconds", naive_s)
-    metrics.report("cached_generate_seconds", cached_s)
-    metrics.report("kv_speedup", speedup)
-    metrics.report("kv_speedup_wall", speedup_wall)
-    metrics.report("cached_tokens_match", bool(np.array_equal(naive_ids, cached_ids)))
-    metrics.report("greedy_matches_argmax", greedy_ok)
-    metrics.report("temperature_tv", temperature_tv)
-    metrics.report("topk_violations", violations)
-    metrics.report("topk_tv", topk_tv)
-    metrics.report("seeded_determinism", same)
+    context = rng.integers(0, SAMPLER["vocab_size"], size=CONTEXT_LEN)
+    report_part(f"Part 1: the KV cache on a {cfg['num_layers']}-layer GPT of width {cfg['embed_dim']}.",
+                lambda: kv_cache_part(Probe(model, cfg["vocab_size"], Tensor), cfg, rng,
+                                      enable_kv_cache, disable_kv_cache))
+    report_part("Part 2: YOUR generate() on a small GPT, against numpy.",
+                lambda: sampling_part(Probe(sampler, SAMPLER["vocab_size"], Tensor), context, cfg["samples"],
+                                      args.seed))
     return 0
 
 

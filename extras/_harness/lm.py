@@ -147,6 +147,20 @@ def checked_logits(logits, batch: np.ndarray, vocab_size: int) -> np.ndarray:
     return out
 
 
+def generation_problems(ids, prompt_ids: np.ndarray, new_tokens: int, vocab_size: int) -> list[str]:
+    """What is wrong with ``generate()``'s output for a prompt (empty: prompt + new_tokens valid ids)."""
+    ids = np.asarray(ids, dtype=np.float64).reshape(-1)
+    problems, expected = [], len(prompt_ids) + new_tokens
+    if len(ids) != expected:
+        problems.append(f"expected {expected} ids (prompt + {new_tokens}), got {len(ids)}")
+    whole = np.all(np.isfinite(ids)) and np.all(ids == np.round(ids))
+    if not whole or np.any((ids < 0) | (ids >= vocab_size)):
+        problems.append(f"ids must be whole numbers in [0, {vocab_size})")
+    elif not np.array_equal(ids[:len(prompt_ids)], prompt_ids):
+        problems.append("the output does not start with the prompt")
+    return problems
+
+
 def greedy_decode(logits_of: Callable[[np.ndarray], np.ndarray], prompts, stop: Callable[[list[int]], bool],
                   seq_len: int, max_new: int) -> list[list[int]]:
     """Greedy decoding of all prompts in one right-padded batch until `stop(sequence)` holds.

@@ -64,3 +64,12 @@ def test_greedy_decode_batches_prompts_and_stops_each_row(lm):
 def test_checked_logits_stops_clearly_on_a_wrong_shape(lm):
     with pytest.raises(SystemExit, match=r"expected \(batch, seq, vocab\) = \(2, 3, 7\)"):
         lm.checked_logits(np.zeros((2, 7)), np.zeros((2, 3), dtype=np.int64), 7)
+
+
+def test_generation_problems_name_each_fault(lm):
+    prompt = np.array([3, 1])
+    assert lm.generation_problems(np.array([[3.0, 1.0, 4.0]]), prompt, 1, 5) == []
+    assert lm.generation_problems([3, 1], prompt, 1, 5) == ["expected 3 ids (prompt + 1), got 2"]
+    assert lm.generation_problems([3, 1, 5], prompt, 1, 5) == ["ids must be whole numbers in [0, 5)"]
+    assert lm.generation_problems([3, 1, 0.5], prompt, 1, 5) == ["ids must be whole numbers in [0, 5)"]
+    assert lm.generation_problems([1, 3, 4], prompt, 1, 5) == ["the output does not start with the prompt"]
