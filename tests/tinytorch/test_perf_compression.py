@@ -13,6 +13,7 @@ from tinytorch.core.tensor import Tensor
 from tinytorch.perf.compression import (
     distillation_loss,
     low_rank_approximate,
+    low_rank_linear,
     magnitude_prune,
     measure_sparsity,
     structured_prune,
@@ -125,21 +126,21 @@ def test_low_rank_full_rank_reproduces_layer_and_error_falls_with_rank():
     linear = Linear(24, 16)
     x = Tensor(rng.normal(size=(8, 24)))
     expected = linear(x).data
-    full = low_rank_approximate(linear, 16)
+    full = low_rank_linear(linear, 16)
     np.testing.assert_allclose(full(x).data, expected, rtol=1e-4, atol=1e-5)
-    errors = [np.abs(low_rank_approximate(linear, r)(x).data - expected).mean() for r in (1, 4, 8, 12, 16)]
+    errors = [np.abs(low_rank_linear(linear, r)(x).data - expected).mean() for r in (1, 4, 8, 12, 16)]
     assert all(a > b for a, b in zip(errors, errors[1:], strict=False))
-    small = low_rank_approximate(linear, 4)
+    small = low_rank_linear(linear, 4)
     assert sum(p.data.size for p in small.parameters()) == 4 * (24 + 16) + 16
 
 
 def test_low_rank_factors_are_trainable_and_rank_checked():
-    layer = low_rank_approximate(Linear(5, 3), 2)
+    layer = low_rank_linear(Linear(5, 3), 2)
     gradcheck(lambda x: layer(x), [np.random.default_rng(3).normal(size=(2, 5))])
     layer(Tensor(np.ones((2, 5)))).sum().backward()
     assert layer.first.grad.shape == (5, 2) and layer.second.grad.shape == (2, 3)
     with pytest.raises(ValueError, match=r"rank must be an int in \[1, 3\]"):
-        low_rank_approximate(Linear(5, 3), 4)
+        low_rank_linear(Linear(5, 3), 4)
 
 
 def test_distillation_loss_value_by_hand():
@@ -179,3 +180,13 @@ def test_bad_arguments_are_named():
         magnitude_prune(mlp(), 0.5, scope="row")
     with pytest.raises(ValueError, match=r"\(2, 3\).*\(2, 4\)"):
         distillation_loss(Tensor(np.ones((2, 4))), np.ones((2, 3)), [0, 1])
+
+
+def test_low_rank_approximate_has_the_courses_signature_and_is_optimal():
+    weight = np.random.default_rng(4).normal(size=(40, 24))
+    u, s, v = low_rank_approximate(weight, rank_ratio=0.25)
+    assert u.shape == (40, 6) and s.shape == (6,) and v.shape == (6, 24)
+    dropped = np.linalg.svd(weight, compute_uv=False)[6:]
+    error = np.linalg.norm(weight - u @ np.diag(s) @ v)
+    np.testing.assert_allclose(error, np.sqrt((dropped**2).sum()), rtol=1e-10)
+    assert low_rank_approximate(weight, rank_ratio=0.001)[1].shape == (1,)

@@ -9,7 +9,7 @@ from tinytorch.core.layers import Flatten, Linear, Sequential
 from tinytorch.core.spatial import Conv2d, MaxPool2d
 from tinytorch.core.tensor import Tensor
 from tinytorch.core.transformers import GPT
-from tinytorch.perf.compression import low_rank_approximate
+from tinytorch.perf.compression import low_rank_linear
 from tinytorch.perf.profiling import Profiler
 from tinytorch.perf.quantization import quantize_model
 
@@ -104,7 +104,7 @@ def test_bad_input_shape_is_named():
 
 def test_compressed_layers_are_counted():
     mlp = Sequential(Linear(64, 32), ReLU(), Linear(32, 10))
-    mlp.layers[0] = low_rank_approximate(mlp.layers[0], 4)
+    mlp.layers[0] = low_rank_linear(mlp.layers[0], 4)
     assert profiler.count_flops(mlp, (5, 64)) == 2 * 4 * (64 + 32) + 2 * 32 * 10
     quantize_model(mlp)
     assert profiler.count_flops(mlp, (5, 64)) == 2 * 4 * (64 + 32) + 2 * 32 * 10

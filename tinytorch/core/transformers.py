@@ -121,6 +121,10 @@ class GPT(Layer):
         ids = ids[None] if squeeze else ids
         if ids.ndim != 2:
             raise ValueError(f"GPT.forward expects token ids shaped (batch, seq) or (seq,), got {ids.shape}")
+        if kv_cache is None and self.kv_cache is not None and ids.shape[1] == 1:
+            # The course's protocol: after enable_kv_cache(model), one-token forwards go through
+            # the cache (the caller's cache.advance() afterwards then commits nothing more).
+            kv_cache = self.kv_cache
         start = kv_cache.seq_pos if kv_cache is not None else 0
         if start + ids.shape[1] > self.max_seq_len:
             raise ValueError(f"GPT.forward: sequence of {start + ids.shape[1]} tokens exceeds max_seq_len "

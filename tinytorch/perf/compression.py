@@ -160,8 +160,20 @@ class LowRankLinear(Layer):
         return y if self.bias is None else y + self.bias
 
 
-def low_rank_approximate(linear: Linear, rank: int) -> LowRankLinear:
-    """Best rank-`rank` factorisation of `linear.weight` (truncated SVD, Eckart-Young).
+def low_rank_approximate(weight_matrix, rank_ratio: float = 0.5):
+    """The course's API: truncated SVD factors ``(U, S, V)`` of a weight matrix, keeping
+    k = max(1, int(rank_ratio * min(m, n))) singular values; ``U @ diag(S) @ V`` is the best
+    rank-k approximation (Eckart-Young)."""
+    weight = np.asarray(getattr(weight_matrix, "data", weight_matrix), dtype=np.float64)
+    if weight.ndim != 2:
+        raise ValueError(f"low_rank_approximate: expected a 2-D weight matrix, got shape {weight.shape}")
+    u, s, vt = np.linalg.svd(weight, full_matrices=False)
+    k = max(1, int(rank_ratio * min(weight.shape)))
+    return u[:, :k], s[:k], vt[:k]
+
+
+def low_rank_linear(linear: Linear, rank: int) -> LowRankLinear:
+    """Addition beyond the course: a trainable layer from the best rank-`rank` factorisation.
 
     W = U S V^T is split as A = U_r sqrt(S_r), B = sqrt(S_r) V_r^T; at full rank the layer is
     reproduced up to float32 rounding.
@@ -169,7 +181,7 @@ def low_rank_approximate(linear: Linear, rank: int) -> LowRankLinear:
     weight = linear.weight.data
     max_rank = min(weight.shape)
     if not isinstance(rank, (int, np.integer)) or not 1 <= rank <= max_rank:
-        raise ValueError(f"low_rank_approximate: rank must be an int in [1, {max_rank}] for weight "
+        raise ValueError(f"low_rank_linear: rank must be an int in [1, {max_rank}] for weight "
                          f"{weight.shape}, got {rank!r}")
     u, s, vt = np.linalg.svd(weight.astype(np.float64), full_matrices=False)
     root = np.sqrt(s[:rank])

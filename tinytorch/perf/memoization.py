@@ -83,7 +83,8 @@ class KVCache:
 
 
 def enable_kv_cache(model, batch_size: int = 1) -> KVCache:
-    """Give a GPT a KV cache; its generate() then decodes one new token per step. Returns the cache."""
+    """Give a GPT a KV cache; its generate() then decodes one new token per step, and (the course's
+    protocol) each one-token ``model.forward`` goes through the cache. Returns the cache."""
     needed = ("max_seq_len", "num_layers", "num_heads", "embed_dim", "kv_cache")
     missing = [name for name in needed if not hasattr(model, name)]
     if missing:

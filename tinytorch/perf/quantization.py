@@ -111,7 +111,8 @@ class QuantizedLinear(Layer):
         self.compute = compute
 
     def parameters(self) -> list:
-        return []
+        """As the course's QuantizedLinear: what the layer stores (int8 weight codes, float bias)."""
+        return [Tensor(self.weight_q.values)] + ([] if self.bias is None else [Tensor(self.bias)])
 
     @property
     def nbytes(self) -> int:
