@@ -75,3 +75,33 @@ def classic_data(dataset_cache, monkeypatch):
     """$HARNESS_DATA pointed at the session cache holding MNIST and CIFAR-10 (see tests/conftest.py)."""
     monkeypatch.setenv("HARNESS_DATA", str(dataset_cache))
     return dataset_cache
+
+
+COURSE = REPO / "tests" / "fixtures" / "course_tinytorch"  # the course-style package
+
+
+@pytest.fixture
+def course_copy(tmp_path):
+    """course_copy(name, file, [(old, new), ...]) -> a copy of the fixture, each ``old`` replaced once."""
+
+    def make(name: str, relative: str, edits: list[tuple[str, str]]) -> Path:
+        root = tmp_path / name
+        shutil.copytree(COURSE / "tinytorch", root / "tinytorch",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        path = root / "tinytorch" / relative
+        text = path.read_text(encoding="utf-8")
+        for old, new in edits:
+            assert text.count(old) == 1, f"{relative}: expected exactly one {old!r} in the fixture"
+            text = text.replace(old, new)
+        path.write_text(text, encoding="utf-8")
+        return root
+
+    return make
+
+
+def checks_by_name(result) -> dict:
+    return {check.name: check for check in result.checks}
+
+
+def failed_checks(result) -> dict[str, str]:
+    return {check.name: check.reason for check in result.checks if check.verdict == "failed"}

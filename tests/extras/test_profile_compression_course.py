@@ -7,41 +7,13 @@ each copy below changes one place of it.
 from __future__ import annotations
 
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 
-from tests.extras.conftest import REPO
+from tests.extras.conftest import COURSE, checks_by_name, failed_checks
 
 pytestmark = pytest.mark.slow
 
-COURSE = REPO / "tests" / "fixtures" / "course_tinytorch"
-
-
-@pytest.fixture
-def course_copy(tmp_path):
-    """course_copy(name, file, old, new) -> a copy of the course fixture with ``old`` replaced once."""
-
-    def make(name: str, relative: str, old: str, new: str) -> Path:
-        root = tmp_path / name
-        shutil.copytree(COURSE / "tinytorch", root / "tinytorch",
-                        ignore=shutil.ignore_patterns("__pycache__"))
-        path = root / "tinytorch" / relative
-        text = path.read_text(encoding="utf-8")
-        assert text.count(old) == 1, f"{relative}: expected exactly one {old!r} in the fixture"
-        path.write_text(text.replace(old, new), encoding="utf-8")
-        return root
-
-    return make
-
-
-def checks_by_name(result) -> dict:
-    return {check.name: check for check in result.checks}
-
-
-def failed_checks(result) -> dict[str, str]:
-    return {check.name: check.reason for check in result.checks if check.verdict == "failed"}
 
 
 def test_baseline_profile_passes_on_the_course_package(run_extra):
@@ -78,7 +50,7 @@ IN_PLACE_QUANTIZE_MODEL = """\
 
 def test_an_in_place_quantize_model_is_used_as_it_is(run_extra, course_copy, mnist_cache):
     old = "    return Quantizer.quantize_model(model, calibration_data)\n"
-    package = course_copy("in_place", "perf/quantization.py", old, IN_PLACE_QUANTIZE_MODEL)
+    package = course_copy("in_place", "perf/quantization.py", [(old, IN_PLACE_QUANTIZE_MODEL)])
     result = run_extra("compression", package)
     assert result.verdict == "passed", (result.reason, failed_checks(result), result.run.stderr_tail)
     assert checks_by_name(result)["int8_size"].value == 0.25
@@ -93,7 +65,7 @@ def test_an_in_place_quantize_model_is_used_as_it_is(run_extra, course_copy, mni
      r"latency_ratio 0\.00\d+ outside \[0\.250, 4\.000\]"),
 ])
 def test_a_broken_profiler_fails_its_check(run_extra, course_copy, bug, relative, old, new, check, reason):
-    result = run_extra("baseline_profile", course_copy(bug, relative, old, new))
+    result = run_extra("baseline_profile", course_copy(bug, relative, [(old, new)]))
     assert result.verdict == "failed"
     failed = failed_checks(result)
     assert list(failed) == [check], failed
@@ -115,7 +87,7 @@ def test_a_broken_profiler_fails_its_check(run_extra, course_copy, bug, relative
 ])
 def test_broken_compression_fails_its_check(run_extra, course_copy, mnist_cache, bug, relative, old, new,
                                             check, reason):
-    result = run_extra("compression", course_copy(bug, relative, old, new))
+    result = run_extra("compression", course_copy(bug, relative, [(old, new)]))
     assert result.verdict == "failed"
     failed = failed_checks(result)
     assert check in failed and re.match(reason, failed[check]), failed

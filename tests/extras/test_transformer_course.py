@@ -8,16 +8,12 @@ broken copy below changes one place of it.
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 
-from tests.extras.conftest import REPO
+from tests.extras.conftest import COURSE, checks_by_name, failed_checks
 
 pytestmark = pytest.mark.slow
 
-COURSE = REPO / "tests" / "fixtures" / "course_tinytorch"
 
 # A KV cache that is consulted but does no caching: it remembers the tokens it was fed and runs the
 # whole sequence through the model for every new one (exact, but as slow as recomputing).
@@ -42,33 +38,6 @@ def disable_kv_cache(model):
     model.__dict__.pop("forward", None)
     model._cache_enabled = False
 '''
-
-
-@pytest.fixture
-def course_copy(tmp_path):
-    """course_copy(name, file, [(old, new), ...]) -> a copy of the fixture, each ``old`` replaced once."""
-
-    def make(name: str, relative: str, edits: list[tuple[str, str]]) -> Path:
-        root = tmp_path / name
-        shutil.copytree(COURSE / "tinytorch", root / "tinytorch",
-                        ignore=shutil.ignore_patterns("__pycache__"))
-        path = root / "tinytorch" / relative
-        text = path.read_text(encoding="utf-8")
-        for old, new in edits:
-            assert text.count(old) == 1, f"{relative}: expected exactly one {old!r} in the fixture"
-            text = text.replace(old, new)
-        path.write_text(text, encoding="utf-8")
-        return root
-
-    return make
-
-
-def checks_by_name(result) -> dict:
-    return {check.name: check for check in result.checks}
-
-
-def failed_checks(result) -> dict[str, str]:
-    return {check.name: check.reason for check in result.checks if check.verdict == "failed"}
 
 
 def passes(result) -> dict:
