@@ -12,7 +12,14 @@ import numpy as _np
 from tinytorch.core.activations import GELU, ReLU, Sigmoid, Softmax, Tanh
 from tinytorch.core.attention import MultiHeadAttention, scaled_dot_product_attention
 from tinytorch.core.autograd import enable_autograd, no_grad
-from tinytorch.core.dataloader import Compose, DataLoader, Dataset, RandomCrop, RandomHorizontalFlip, TensorDataset
+from tinytorch.core.dataloader import (
+    Compose,
+    DataLoader,
+    Dataset,
+    RandomCrop,
+    RandomHorizontalFlip,
+    TensorDataset,
+)
 from tinytorch.core.embeddings import Embedding, EmbeddingLayer, PositionalEncoding
 from tinytorch.core.layers import Dropout, Flatten, Layer, Linear, Sequential
 from tinytorch.core.losses import BinaryCrossEntropyLoss, CrossEntropyLoss, MSELoss

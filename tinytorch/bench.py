@@ -94,7 +94,8 @@ def _clean_name(name: str, metric: str) -> str:
 class Benchmark:
     """Latency, accuracy and memory of ``models`` (on ``datasets``), each as a BenchmarkResult per model."""
 
-    def __init__(self, models, datasets, warmup_runs=DEFAULT_WARMUP_RUNS, measurement_runs=DEFAULT_MEASUREMENT_RUNS):
+    def __init__(self, models, datasets, warmup_runs=DEFAULT_WARMUP_RUNS,
+                 measurement_runs=DEFAULT_MEASUREMENT_RUNS):
         self.models = models
         self.datasets = datasets
         self.warmup_runs = warmup_runs
@@ -118,7 +119,7 @@ class Benchmark:
         return results
 
     def run_accuracy_benchmark(self):
-        """``model.evaluate(dataset)`` per dataset; without it a simulated accuracy (0.85 + 0.05 i + noise)."""
+        """``model.evaluate(dataset)`` per dataset; else a simulated accuracy (0.85 + 0.05 i + noise)."""
         results = {}
         for i, model in enumerate(self.models):
             name = _model_name(model, i)
@@ -152,18 +153,20 @@ class Benchmark:
         return results
 
     def compare_models(self, metric="latency"):
-        """One dict per model (model, metric, mean, std, ci_lower, ci_upper, count) for 'latency', 'accuracy' or 'memory'."""
+        """One dict per model (model, metric, mean, std, ci_lower, ci_upper, count) for a metric:
+        'latency', 'accuracy' or 'memory'."""
         runs = {"latency": self.run_latency_benchmark, "accuracy": self.run_accuracy_benchmark,
                 "memory": self.run_memory_benchmark}
         if metric not in runs:
-            raise ValueError(f"Unknown metric: '{metric}'. Available metrics: 'latency', 'memory', 'accuracy'.")
+            raise ValueError(f"Unknown metric: '{metric}'. "
+                             "Available metrics: 'latency', 'memory', 'accuracy'.")
         return [{"model": _clean_name(name, metric), "metric": metric, "mean": r.mean, "std": r.std,
                  "ci_lower": r.ci_lower, "ci_upper": r.ci_upper, "count": r.count}
                 for name, r in runs[metric]().items()]
 
 
 class BenchmarkSuite:
-    """Runs every Benchmark category, estimates energy, plots (with matplotlib) and writes a Markdown report."""
+    """Runs every Benchmark category, estimates energy, plots (matplotlib) and writes a Markdown report."""
 
     def __init__(self, models, datasets, output_dir="benchmark_results"):
         self.models = models
@@ -188,7 +191,8 @@ class BenchmarkSuite:
             latency = self.results.get("latency", {}).get(name)
             memory = self.results.get("memory", {}).get(name)
             if latency and memory:
-                values = [0.1 + lat / 1000 * 2.0 + mem * 0.01 for lat, mem in zip(latency.values, memory.values)]
+                values = [0.1 + lat / 1000 * 2.0 + mem * 0.01
+                          for lat, mem in zip(latency.values, memory.values, strict=False)]
                 energy[name] = BenchmarkResult(f"{name}_energy_joules", values,
                                                metadata={"estimated": True, **self.benchmark.system_info})
         if not energy:
@@ -206,15 +210,16 @@ class BenchmarkSuite:
             return
         fig, axes = plt.subplots(2, 2, figsize=(15, 12))
         fig.suptitle("ML Model Benchmark Results", fontsize=16, fontweight="bold")
-        for ax, (metric, unit) in zip(axes.flat, (("latency", "ms"), ("accuracy", "accuracy"),
-                                                  ("memory", "MB"), ("energy", "J"))):
+        panels = (("latency", "ms"), ("accuracy", "accuracy"), ("memory", "MB"), ("energy", "J"))
+        for ax, (metric, unit) in zip(axes.flat, panels, strict=True):
             ax.set_title(f"{metric.capitalize()} Comparison")
             if metric not in self.results:
                 ax.text(0.5, 0.5, f"No {metric} data", ha="center", va="center", transform=ax.transAxes)
                 continue
             names = [_clean_name(name, metric) for name in self.results[metric]]
             means = [r.mean for r in self.results[metric].values()]
-            bars = ax.bar(names, means, yerr=[r.std for r in self.results[metric].values()], capsize=5, alpha=0.7)
+            stds = [r.std for r in self.results[metric].values()]
+            bars = ax.bar(names, means, yerr=stds, capsize=5, alpha=0.7)
             ax.set_ylabel(f"{metric.capitalize()} ({unit})")
             ax.tick_params(axis="x", rotation=45)
             best = means.index(min(means) if metric in LOWER_IS_BETTER else max(means))
@@ -262,8 +267,10 @@ class BenchmarkSuite:
             pick = min if metric in LOWER_IS_BETTER else max
             best = pick(results.items(), key=lambda item: item[1].mean)
             praise = {"latency": "fastest", "accuracy": "most accurate"}.get(metric, "most efficient")
-            lines += [f"### {metric.capitalize()} Results", "", f"**Best performer**: {best[0]} ({praise})", ""]
-            lines += [f"- **{_clean_name(name, metric)}**: {r.mean:.4f} ± {r.std:.4f}" for name, r in results.items()]
+            lines += [f"### {metric.capitalize()} Results", "",
+                      f"**Best performer**: {best[0]} ({praise})", ""]
+            lines += [f"- **{_clean_name(name, metric)}**: {r.mean:.4f} ± {r.std:.4f}"
+                      for name, r in results.items()]
             lines.append("")
         lines += ["## Recommendations", ""]
         latency, accuracy = self.results.get("latency"), self.results.get("accuracy")
@@ -297,7 +304,8 @@ class BenchmarkSuite:
         if not scores:
             return ["### Accuracy vs Speed Trade-off"]
         best, score = max(scores.items(), key=lambda item: item[1])
-        return ["### Accuracy vs Speed Trade-off", f"- **Best overall trade-off**: {best} (score: {score:.3f})", ""]
+        return ["### Accuracy vs Speed Trade-off",
+                f"- **Best overall trade-off**: {best} (score: {score:.3f})", ""]
 
 
 def _pyplot():
@@ -317,8 +325,8 @@ class TinyMLPerf:
         self.benchmarks = {
             "keyword_spotting": {"input_shape": (1, 16000), "target_accuracy": 0.90, "max_latency_ms": 100,
                                  "description": "Wake word detection"},
-            "visual_wake_words": {"input_shape": (1, 96, 96, 3), "target_accuracy": 0.80, "max_latency_ms": 200,
-                                  "description": "Person detection in images"},
+            "visual_wake_words": {"input_shape": (1, 96, 96, 3), "target_accuracy": 0.80,
+                                  "max_latency_ms": 200, "description": "Person detection in images"},
             "anomaly_detection": {"input_shape": (1, 640), "target_accuracy": 0.85, "max_latency_ms": 50,
                                   "description": "Industrial anomaly detection"},
             "image_classification": {"input_shape": (1, 32, 32, 3), "target_accuracy": 0.75,
@@ -354,7 +362,7 @@ class TinyMLPerf:
         num_classes = 2 if binary else (10 if benchmark_name == "image_classification" else 5)
         labels = np.random.randint(0, num_classes, num_runs)
         accuracy = float(np.mean([label == _label(pred, binary, num_classes)
-                                  for label, pred in zip(labels, predictions)]))
+                                  for label, pred in zip(labels, predictions, strict=True)]))
         model_name = getattr(model, "name", "unknown_model")
         if "efficient" in model_name.lower():
             accuracy = min(0.95, accuracy + 0.1)
@@ -408,11 +416,13 @@ class TinyMLPerf:
                                  "compliance_rate": rate, "overall_compliant": rate == 1.0,
                                  "compliant_benchmark_names": compliant}
             lines += [f"## Overall Result: {'✅ COMPLIANT' if rate == 1.0 else '❌ NON-COMPLIANT'}",
-                      f"Compliance Rate: {rate:.1%} ({len(compliant)}/{len(ok)})", "", "## Benchmark Details:"]
+                      f"Compliance Rate: {rate:.1%} ({len(compliant)}/{len(ok)})", "",
+                      "## Benchmark Details:"]
             for name, r in report["benchmarks"].items():
                 lines += [f"- **{name}**: {'✅ PASS' if r['compliant'] else '❌ FAIL'}",
                           f"  - Accuracy: {r['accuracy']:.1%} (target: {r['target_accuracy']:.1%})",
-                          f"  - Latency: {r['mean_latency_ms']:.1f}ms (target: <{r['target_latency_ms']}ms)", ""]
+                          f"  - Latency: {r['mean_latency_ms']:.1f}ms "
+                          f"(target: <{r['target_latency_ms']}ms)", ""]
         else:
             lines.append("No successful benchmark runs.")
         with open(output_path, "w") as f:

@@ -110,7 +110,8 @@ def test_every_tensor_reached_gets_grad_as_in_the_course():
 @pytest.mark.parametrize("op,name", [
     (lambda a, b: a + b, "AddBackward"), (lambda a, b: a - b, "SubBackward"),
     (lambda a, b: a * b, "MulBackward"), (lambda a, b: a / b, "DivBackward"),
-    (lambda a, b: a.matmul(b.reshape(3, 2)), "MatmulBackward"), (lambda a, b: a.transpose(), "TransposeBackward"),
+    (lambda a, b: a.matmul(b.reshape(3, 2)), "MatmulBackward"),
+    (lambda a, b: a.transpose(), "TransposeBackward"),
     (lambda a, b: a.permute(1, 0), "PermuteBackward"), (lambda a, b: a[0], "SliceBackward"),
     (lambda a, b: a.reshape(3, 2), "ReshapeBackward"), (lambda a, b: a.sum(), "SumBackward"),
 ])

@@ -7,11 +7,10 @@ As in the course, randomness comes from numpy's global generator and Python's ``
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
-
-import random
 
 import numpy as np
 

@@ -20,13 +20,15 @@ def test_embedding_looks_up_rows_and_inits_as_the_course():
     emb = Embedding(10, 4)
     np.random.seed(0)
     limit = math.sqrt(6 / 14)
-    np.testing.assert_array_equal(emb.weight.data, np.random.uniform(-limit, limit, (10, 4)).astype(np.float32))
+    expected = np.random.uniform(-limit, limit, (10, 4)).astype(np.float32)
+    np.testing.assert_array_equal(emb.weight.data, expected)
     ids = np.array([[1, 3], [3, 9]])
     for tokens in (Tensor(ids), ids, ids.tolist()):
         out = emb(tokens)
         assert out.shape == (2, 2, 4)
         np.testing.assert_array_equal(out.data, emb.weight.data[ids])
-    assert type(emb(Tensor(ids))._grad_fn).__name__ == "EmbeddingBackward" and emb.parameters() == [emb.weight]
+    assert type(emb(Tensor(ids))._grad_fn).__name__ == "EmbeddingBackward"
+    assert emb.parameters() == [emb.weight]
 
 
 def test_embedding_repeated_ids_accumulate_gradient():

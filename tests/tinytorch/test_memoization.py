@@ -59,7 +59,8 @@ def test_enable_patches_the_model_as_the_course():
     model = small_gpt()
     cache = enable_kv_cache(model)
     assert model._kv_cache is cache and model._cache_enabled
-    assert (cache.batch_size, cache.max_seq_len, cache.num_layers, cache.num_heads, cache.head_dim) == (1, 24, 3, 4, 4)
+    sizes = (cache.batch_size, cache.max_seq_len, cache.num_layers, cache.num_heads, cache.head_dim)
+    assert sizes == (1, 24, 3, 4, 4)
     assert all(hasattr(block, "_original_attention_forward") for block in model.blocks)
     assert all("forward" in vars(block.attention) for block in model.blocks)
     disable_kv_cache(model)
@@ -78,7 +79,8 @@ def test_cached_logits_equal_full_recomputation():
     assert model._kv_cache.seq_pos == 20
     model._kv_cache.reset()  # a second sequence after reset() is exact too
     other = np.random.default_rng(2).integers(0, 11, size=(1, 24))
-    np.testing.assert_allclose(cached_logits(model, other), model.forward(Tensor(other)).data, atol=1e-5, rtol=0)
+    full = model.forward(Tensor(other)).data
+    np.testing.assert_allclose(cached_logits(model, other), full, atol=1e-5, rtol=0)
 
 
 def test_each_layer_uses_its_own_block_and_the_first_token_is_cached():

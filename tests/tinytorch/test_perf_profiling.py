@@ -83,7 +83,8 @@ def test_gpt_counts_exactly(v, d, n_layers, heads, seq):
 def test_measure_memory_returns_the_course_keys():
     model = LayerMLP(Linear(1024, 512), ReLU(), Linear(512, 10))
     memory = profiler.measure_memory(model, (32, 1024))
-    assert set(memory) == {"parameter_memory_mb", "activation_memory_mb", "peak_memory_mb", "memory_efficiency"}
+    assert set(memory) == {"parameter_memory_mb", "activation_memory_mb", "peak_memory_mb",
+                           "memory_efficiency"}
     params = 1024 * 512 + 512 + 512 * 10 + 10
     assert memory["parameter_memory_mb"] == pytest.approx(params * 4 / 2**20)
     assert memory["activation_memory_mb"] == pytest.approx(2 * 32 * 1024 * 4 / 2**20)  # twice the input
@@ -110,7 +111,8 @@ def test_profiles_have_the_course_keys_and_consistent_numbers():
     assert layer["layer_type"] == "Linear" and layer["parameters"] == 136 and layer["flops"] == 256
     forward = profiler.profile_forward_pass(model, x)
     assert forward["flops"] == profiler.count_flops(model, (2, 16)) and forward["parameters"] == 172
-    assert forward["bottleneck"] in ("memory", "compute") and forward["is_memory_bound"] != forward["is_compute_bound"]
+    assert forward["bottleneck"] in ("memory", "compute")
+    assert forward["is_memory_bound"] != forward["is_compute_bound"]
     backward = profiler.profile_backward_pass(model, x)
     assert backward["backward_flops"] == 2 * backward["forward_flops"]
     assert backward["total_flops"] == 3 * backward["forward_flops"]

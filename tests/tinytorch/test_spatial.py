@@ -166,7 +166,8 @@ def test_parameters_attributes_and_the_course_init():
     np.random.seed(3)
     np.testing.assert_array_equal(conv.weight.data, np.random.normal(0, np.sqrt(2 / 75), (8, 3, 5, 5))
                                   .astype(np.float32))
-    assert conv.bias.data.tolist() == [0.0] * 8 and (conv.kernel_size, conv.stride, conv.padding) == ((5, 5), 1, 0)
+    assert conv.bias.data.tolist() == [0.0] * 8
+    assert (conv.kernel_size, conv.stride, conv.padding) == ((5, 5), 1, 0)
     assert len(conv.parameters()) == 2 and len(Conv2d(3, 8, 5, bias=False).parameters()) == 1
     assert len(BatchNorm2d(4).parameters()) == 2 and MaxPool2d(2).parameters() == []
     pool = MaxPool2d(3)

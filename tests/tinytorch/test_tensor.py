@@ -206,7 +206,8 @@ def test_course_repr_constants_and_zero_d_matmul():
     t = Tensor([1.0, 2.0], requires_grad=True)
     assert repr(t) == "Tensor(data=[1. 2.], shape=(2,), requires_grad=True)"
     assert str(Tensor([1.0])) == "Tensor([1.])"
-    assert (tensor_module.BYTES_PER_FLOAT32, tensor_module.KB_TO_BYTES, tensor_module.MB_TO_BYTES) == (4, 1024, 2**20)
+    constants = (tensor_module.BYTES_PER_FLOAT32, tensor_module.KB_TO_BYTES, tensor_module.MB_TO_BYTES)
+    assert constants == (4, 1024, 2**20)
     assert (Tensor(3.0) @ Tensor([1.0, 2.0])).data.tolist() == [3.0, 6.0]  # a 0-D operand multiplies
 
 

@@ -24,7 +24,8 @@ def test_cosine_schedule_defaults_endpoints_and_midpoint():
     assert sched.get_lr(10) == pytest.approx(0.01) and sched.get_lr(50) == pytest.approx(0.01)
     default = CosineSchedule()
     assert (default.max_lr, default.min_lr, default.total_epochs) == (0.1, 0.01, 100)
-    assert (training.DEFAULT_MAX_LR, training.DEFAULT_MIN_LR, training.DEFAULT_TOTAL_EPOCHS) == (0.1, 0.01, 100)
+    defaults = (training.DEFAULT_MAX_LR, training.DEFAULT_MIN_LR, training.DEFAULT_TOTAL_EPOCHS)
+    assert defaults == (0.1, 0.01, 100)
 
 
 def test_clip_grad_norm_scales_to_max_norm_and_returns_total():

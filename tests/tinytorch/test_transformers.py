@@ -67,7 +67,8 @@ def tiny_gpt(**overrides):
 
 def test_gpt_structure_is_the_courses():
     model = tiny_gpt()
-    assert isinstance(model.position_embedding, Embedding) and model.position_embedding.weight.shape == (12, 8)
+    assert isinstance(model.position_embedding, Embedding)
+    assert model.position_embedding.weight.shape == (12, 8)
     assert len(model.blocks) == 2 and model.lm_head.bias is None and GPT(7, 8, 1, 2).max_seq_len == 1024
     expected = model.token_embedding.parameters() + model.position_embedding.parameters()
     for block in model.blocks:

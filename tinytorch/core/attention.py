@@ -91,7 +91,8 @@ class MultiHeadAttention(Layer):
     def forward(self, x, mask=None):
         x = _as_tensor(x)
         if x.ndim != 3 or x.shape[-1] != self.embed_dim:
-            raise ValueError(f"MultiHeadAttention expects (batch, seq, {self.embed_dim}) input, got {x.shape}")
+            raise ValueError(f"MultiHeadAttention expects (batch, seq, {self.embed_dim}) input, "
+                             f"got {x.shape}")
         q = _split_heads(self.q_proj.forward(x), self.num_heads)
         k = _split_heads(self.k_proj.forward(x), self.num_heads)
         v = _split_heads(self.v_proj.forward(x), self.num_heads)

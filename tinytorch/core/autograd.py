@@ -384,7 +384,8 @@ def run_backward(root, grad: np.ndarray) -> None:
         fn = node._grad_fn
         if fn is None:
             continue
-        for parent, parent_grad in zip(fn.saved_tensors, fn.apply(node_grad)):
+        # zip like the course: a Function may return a trailing None for an input it did not save
+        for parent, parent_grad in zip(fn.saved_tensors, fn.apply(node_grad), strict=False):
             if parent_grad is None or not _wants_grad(parent):
                 continue
             parent_grad = _fit(parent_grad, parent, fn)

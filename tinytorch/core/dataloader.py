@@ -96,7 +96,10 @@ class RandomHorizontalFlip:
 
 
 class RandomCrop:
-    """Zero-pad by ``padding`` then cut a random ``size`` window: (H, W), (C, H, W) with C <= 4, or (H, W, C)."""
+    """Zero-pad by ``padding``, then cut a random ``size`` window.
+
+    Images are (H, W), (C, H, W) when the first axis is at most 4, else (H, W, C).
+    """
 
     def __init__(self, size, padding=4):
         self.size = (size, size) if isinstance(size, int) else size

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinytorch.core.autograd import EPSILON, BCEBackward, CrossEntropyBackward, MSEBackward
 from tinytorch.core.activations import ReLU  # noqa: F401 (names the course's module imports)
+from tinytorch.core.autograd import EPSILON, BCEBackward, CrossEntropyBackward, MSEBackward
 from tinytorch.core.layers import Linear  # noqa: F401
 from tinytorch.core.tensor import FLOAT, Tensor, _records
 

@@ -129,7 +129,7 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """Adam without L2 in the gradient; after each update ``p *= 1 - lr * weight_decay`` (the course's order)."""
+    """Adam without L2 in the gradient; after each update ``p *= 1 - lr * weight_decay`` (course order)."""
 
     def __init__(self, params, lr=DEFAULT_LEARNING_RATE_ADAM, betas=(DEFAULT_BETA1, DEFAULT_BETA2),
                  eps=DEFAULT_EPS, weight_decay=DEFAULT_WEIGHT_DECAY_ADAMW):

@@ -44,7 +44,8 @@ def _windows(xp: np.ndarray, kernel, stride) -> np.ndarray:
     (kh, kw), (sh, sw) = kernel, _pair(stride)
     ho, wo = (h - kh) // sh + 1, (w - kw) // sw + 1
     if ho < 1 or wo < 1:
-        raise ValueError(f"input of spatial size {(h, w)} (after padding) is smaller than the kernel {(kh, kw)}")
+        raise ValueError(f"input of spatial size {(h, w)} (after padding) is smaller than the kernel "
+                         f"{(kh, kw)}")
     s = xp.strides
     return as_strided(xp, shape=(n, c, ho, wo, kh, kw),
                       strides=(s[0], s[1], s[2] * sh, s[3] * sw, s[2], s[3]), writeable=False)

@@ -101,7 +101,7 @@ class BPETokenizer(Tokenizer):
             pair_counts = Counter()
             for word, freq in word_freq.items():
                 tokens = word_tokens[word]
-                for pair in zip(tokens, tokens[1:]):
+                for pair in zip(tokens, tokens[1:], strict=False):
                     pair_counts[pair] += freq
             if not pair_counts:
                 break

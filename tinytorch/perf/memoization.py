@@ -20,7 +20,8 @@ MB_TO_BYTES = 1024 * 1024
 
 
 class KVCache:
-    """``caches[layer] = (keys, values)``: Tensors (batch, heads, max_seq_len, head_dim) filled up to ``seq_pos``."""
+    """``caches[layer] = (keys, values)``: Tensors (batch, heads, max_seq_len, head_dim), filled up to
+    ``seq_pos``."""
 
     def __init__(self, batch_size, max_seq_len, num_layers, num_heads, head_dim):
         self.batch_size = batch_size

@@ -111,7 +111,7 @@ class Profiler:
         }
 
     def measure_latency(self, model, input_tensor, warmup=10, iterations=100) -> float:
-        """Median milliseconds of ``model.forward(input_tensor)`` over ``iterations`` after ``warmup`` calls."""
+        """Median ms of ``model.forward(input_tensor)`` over ``iterations`` runs after ``warmup`` calls."""
         for _ in range(warmup):
             model.forward(input_tensor)
         times = []

@@ -75,7 +75,7 @@ class Quantizer:
 
     @staticmethod
     def compare_models(original_model, quantized_info):
-        """Sizes from a ``quantize_model`` result: original_mb, quantized_mb, compression_ratio, memory_saved_mb."""
+        """original_mb, quantized_mb, compression_ratio, memory_saved_mb of a ``quantize_model`` result."""
         return {
             "original_mb": quantized_info["original_size_mb"],
             "quantized_mb": quantized_info["quantized_size_mb"],
@@ -136,7 +136,8 @@ class QuantizedLinear:
     def memory_usage(self):
         """Bytes before (float32) and after (int8 values + two float32 scales) and their ratio."""
         layer = self.original_layer
-        original = (layer.weight.data.size + (0 if layer.bias is None else layer.bias.data.size)) * BYTES_PER_FLOAT32
+        original = layer.weight.data.size + (0 if layer.bias is None else layer.bias.data.size)
+        original *= BYTES_PER_FLOAT32
         quantized = (self.q_weight.data.size * BYTES_PER_INT8 + BYTES_PER_FLOAT32 * 2
                      + (0 if self.q_bias is None else self.q_bias.data.size * BYTES_PER_INT8))
         return {"original_bytes": original, "quantized_bytes": quantized,
