@@ -90,8 +90,8 @@ def _tt_mlp(data_rng):
 
 
 def _tt_cnn(data_rng):
-    from tinytorch import CrossEntropyLoss, Linear, ReLU, Sequential
-    from tinytorch.core.spatial import Conv2d, Flatten, MaxPool2d
+    from tinytorch import CrossEntropyLoss, Flatten, Linear, ReLU, Sequential
+    from tinytorch.core.spatial import Conv2d, MaxPool2d
 
     model = Sequential(Conv2d(3, 6, 5), ReLU(), MaxPool2d(2), Conv2d(6, 16, 5), ReLU(), MaxPool2d(2),
                        Flatten(), Linear(400, 120), ReLU(), Linear(120, 84), ReLU(), Linear(84, 10))
@@ -101,7 +101,7 @@ def _tt_cnn(data_rng):
 
 def _tt_gpt(data_rng):
     from tinytorch import CrossEntropyLoss
-    from tinytorch.core.transformers import GPT
+    from tinytorch.core.transformer import GPT
 
     model = GPT(vocab_size=65, embed_dim=64, num_layers=2, num_heads=4, max_seq_len=64)
     tokens = data_rng.integers(0, 65, size=(16, 65))
@@ -113,7 +113,7 @@ def _tt_step(case, model, loss_fn, x, y):
 
     params = model.parameters()
     optimizer = Adam(params, lr=1e-3) if case == "gpt" else SGD(params, lr=0.01, momentum=0.9)
-    inputs = x if case == "gpt" else Tensor(x)
+    inputs = Tensor(x)
 
     def step() -> float:
         optimizer.zero_grad()
@@ -179,12 +179,12 @@ def _torch_sequential(tt_model):
 
 
 def _torch_gpt(tt_gpt):
-    """A torch GPT with the same architecture and weights as tinytorch's GPT (pre-norm, tanh GELU)."""
+    """A torch GPT with the same architecture and weights as tinytorch's GPT (pre-norm, the course's
+    GELU x * sigmoid(1.702 x), learned positions as an Embedding)."""
     import math
 
     import torch
     import torch.nn as nn
-    import torch.nn.functional as F
 
     def linear(tt_linear):
         twin = nn.Linear(*tt_linear.weight.shape, bias=tt_linear.bias is not None)
@@ -207,7 +207,7 @@ def _torch_gpt(tt_gpt):
             self.ln1, self.ln2 = layer_norm(tt_block.ln1), layer_norm(tt_block.ln2)
             self.q, self.k, self.v, self.o = (linear(attn.q_proj), linear(attn.k_proj), linear(attn.v_proj),
                                               linear(attn.out_proj))
-            self.fc1, self.fc2 = linear(tt_block.mlp.fc1), linear(tt_block.mlp.fc2)
+            self.fc1, self.fc2 = linear(tt_block.mlp.linear1), linear(tt_block.mlp.linear2)
 
         def forward(self, x, mask):
             b, t, d = x.shape
@@ -217,7 +217,8 @@ def _torch_gpt(tt_gpt):
             scores = (q @ k.transpose(-2, -1)) / math.sqrt(d // self.heads)
             attn = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1) @ v
             x = x + self.o(attn.transpose(1, 2).reshape(b, t, d))
-            return x + self.fc2(F.gelu(self.fc1(self.ln2(x)), approximate="tanh"))
+            h = self.fc1(self.ln2(x))
+            return x + self.fc2(h * torch.sigmoid(1.702 * h))
 
     class TorchGPT(nn.Module):
         def __init__(self):
@@ -301,11 +302,11 @@ def tracemalloc_peak_mib(step) -> float:
         tracemalloc.stop()
 
 
-def time_interleaved(case, tt_step, torch_step, warmup, repeats):
-    """Time the two steps alternately, so that both see the same background load on a shared box."""
+def time_interleaved(tt_step, torch_step, warmup, repeats):
+    """Median and p90 ms of each step, timed alternately so both see the same background load."""
     import time
 
-    from tinytorch.perf.benchmarking import BenchmarkResult
+    import numpy as np
 
     times = {tt_step: [], torch_step: []}
     for i in range(warmup + repeats):
@@ -314,8 +315,8 @@ def time_interleaved(case, tt_step, torch_step, warmup, repeats):
             step()
             if i >= warmup:
                 times[step].append((time.perf_counter() - start) * 1000.0)
-    return (BenchmarkResult(f"tinytorch {case}", tuple(times[tt_step])),
-            BenchmarkResult(f"torch {case}", tuple(times[torch_step])))
+    return tuple({"median_ms": float(np.median(times[step])), "p90_ms": float(np.percentile(times[step], 90))}
+                 for step in (tt_step, torch_step))
 
 
 def run(args) -> list[dict]:
@@ -329,12 +330,12 @@ def run(args) -> list[dict]:
         if abs(tt_first - torch_first) > 1e-4 * max(1.0, abs(torch_first)):
             raise AssertionError(f"{case}: first-step losses differ: tinytorch {tt_first} vs torch "
                                  f"{torch_first}; the two models are not the same computation")
-        tt, ref = time_interleaved(case, tt_step, torch_step, args.warmup, args.repeats)
+        tt, ref = time_interleaved(tt_step, torch_step, args.warmup, args.repeats)
         rows.append({
             "case": case, "title": TITLES[case], "loss_diff": abs(tt_first - torch_first),
-            "tinytorch_ms": tt.median_ms, "tinytorch_p90_ms": tt.p90_ms,
-            "torch_ms": ref.median_ms, "torch_p90_ms": ref.p90_ms,
-            "ratio": tt.median_ms / ref.median_ms, "target": TARGETS[case],
+            "tinytorch_ms": tt["median_ms"], "tinytorch_p90_ms": tt["p90_ms"],
+            "torch_ms": ref["median_ms"], "torch_p90_ms": ref["p90_ms"],
+            "ratio": tt["median_ms"] / ref["median_ms"], "target": TARGETS[case],
             "tinytorch_tracemalloc_mib": tracemalloc_peak_mib(tt_step),
             "tinytorch_rss": child_memory_mib(case, "tinytorch", args.threads),
             "torch_rss": child_memory_mib(case, "torch", args.threads),

@@ -1,8 +1,17 @@
-"""tinytorch: the reference implementation of the TinyTorch course package (numpy, float32)."""
+"""tinytorch: the reference implementation of the TinyTorch course package (numpy, float32).
 
-from tinytorch.core.activations import GELU, ReLU, Sigmoid, Softmax, Tanh, gelu, relu, sigmoid, softmax, tanh
+Top-level names are the course's (its hand-written ``tinytorch/__init__.py``, imported from the
+modules' ``default_exp`` paths), plus a few additions: ``no_grad``, ``Sequential``, ``Flatten``,
+``BatchNorm2d`` and ``manual_seed``.
+"""
+
+import random as _random
+
+import numpy as _np
+
+from tinytorch.core.activations import GELU, ReLU, Sigmoid, Softmax, Tanh
 from tinytorch.core.attention import MultiHeadAttention, scaled_dot_product_attention
-from tinytorch.core.autograd import enable_autograd, is_grad_enabled, no_grad
+from tinytorch.core.autograd import enable_autograd, no_grad
 from tinytorch.core.dataloader import (
     Compose,
     DataLoader,
@@ -11,32 +20,40 @@ from tinytorch.core.dataloader import (
     RandomHorizontalFlip,
     TensorDataset,
 )
-from tinytorch.core.embeddings import Embedding, PositionalEncoding
+from tinytorch.core.embeddings import Embedding, EmbeddingLayer, PositionalEncoding
 from tinytorch.core.layers import Dropout, Flatten, Layer, Linear, Sequential
-from tinytorch.core.losses import BinaryCrossEntropyLoss, CrossEntropyLoss, MSELoss, log_softmax
-from tinytorch.core.optimizers import SGD, Adam, AdamW, Optimizer
-from tinytorch.core.random import manual_seed
-from tinytorch.core.spatial import AvgPool2D, AvgPool2d, BatchNorm2d, Conv2D, Conv2d, MaxPool2D, MaxPool2d
-from tinytorch.core.tensor import Tensor, cat, concatenate, matmul, stack
-from tinytorch.core.tokenization import BPETokenizer, CharTokenizer
+from tinytorch.core.losses import BinaryCrossEntropyLoss, CrossEntropyLoss, MSELoss
+from tinytorch.core.optimizers import SGD, Adam, AdamW
+from tinytorch.core.spatial import AvgPool2d, BatchNorm2d, Conv2d, MaxPool2d
+from tinytorch.core.tensor import Tensor
+from tinytorch.core.tokenization import BPETokenizer, CharTokenizer, Tokenizer
 from tinytorch.core.training import CosineSchedule, Trainer, clip_grad_norm
-from tinytorch.core.transformers import GPT, MLP, LayerNorm, TransformerBlock, create_causal_mask
-
-enable_autograd()
+from tinytorch.core.transformer import GPT, MLP, LayerNorm, TransformerBlock, create_causal_mask
 
 __version__ = "0.1.0"
 
+
+def manual_seed(seed: int) -> None:
+    """Seed every random source tinytorch uses: numpy's global generator and Python's ``random``."""
+    _np.random.seed(seed)
+    _random.seed(seed)
+
+
+enable_autograd()
+
 __all__ = [
-    "Tensor", "matmul", "concatenate", "cat", "stack",
-    "no_grad", "enable_autograd", "is_grad_enabled", "manual_seed",
-    "Layer", "Linear", "Dropout", "Sequential", "Flatten",
-    "ReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "relu", "sigmoid", "tanh", "gelu", "softmax",
-    "MSELoss", "CrossEntropyLoss", "BinaryCrossEntropyLoss", "log_softmax",
-    "Optimizer", "SGD", "Adam", "AdamW",
-    "Dataset", "TensorDataset", "DataLoader", "Compose", "RandomHorizontalFlip", "RandomCrop",
+    "__version__",
+    "Tensor",
+    "Sigmoid", "ReLU", "Tanh", "GELU", "Softmax",
+    "Layer", "Linear", "Dropout",
+    "MSELoss", "CrossEntropyLoss", "BinaryCrossEntropyLoss",
+    "SGD", "Adam", "AdamW",
     "Trainer", "CosineSchedule", "clip_grad_norm",
-    "Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm2d", "Conv2D", "MaxPool2D", "AvgPool2D",
-    "Embedding", "PositionalEncoding", "MultiHeadAttention", "scaled_dot_product_attention",
+    "Dataset", "TensorDataset", "DataLoader", "RandomHorizontalFlip", "RandomCrop", "Compose",
+    "Conv2d", "MaxPool2d", "AvgPool2d",
+    "Tokenizer", "CharTokenizer", "BPETokenizer",
+    "Embedding", "PositionalEncoding", "EmbeddingLayer",
+    "MultiHeadAttention", "scaled_dot_product_attention",
     "LayerNorm", "MLP", "TransformerBlock", "GPT", "create_causal_mask",
-    "CharTokenizer", "BPETokenizer",
+    "enable_autograd", "no_grad", "Sequential", "Flatten", "BatchNorm2d", "manual_seed",
 ]

@@ -1,4 +1,4 @@
-"""scaled_dot_product_attention and MultiHeadAttention: values, masks, gradients."""
+"""scaled_dot_product_attention and MultiHeadAttention: values, the course's additive masks, gradients."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ import pytest
 from tests.tinytorch.gradcheck import gradcheck
 from tinytorch.core.attention import MultiHeadAttention, scaled_dot_product_attention
 from tinytorch.core.tensor import Tensor
-from tinytorch.core.transformers import create_causal_mask
+from tinytorch.core.transformer import create_causal_mask
 
 
 def reference_attention(q, k, v, allowed=None):
@@ -33,7 +33,7 @@ def test_attention_matches_reference_values():
 
 def test_causal_mask_blocks_the_future():
     mask = create_causal_mask(4)
-    np.testing.assert_array_equal(mask.data, np.tril(np.ones((4, 4))))
+    np.testing.assert_array_equal(mask.data, np.tril(np.ones((4, 4)))[None])  # (1, T, T), as the course
     q, k, v = qkv()
     out, weights = scaled_dot_product_attention(q, k, v, mask=mask)
     np.testing.assert_array_equal(np.triu(weights.data[0], 1), 0)
@@ -43,13 +43,18 @@ def test_causal_mask_blocks_the_future():
     np.testing.assert_allclose(out.data, ref_out, rtol=1e-5, atol=1e-6)
 
 
-def test_boolean_mask_and_fully_blocked_row_stay_finite():
+def test_mask_is_added_as_the_course_does_and_blocked_rows_stay_finite():
     q, k, v = qkv((1, 2, 3))
-    allowed = np.array([[True, False], [False, False]])
+    allowed = Tensor([[1.0, 0.0], [0.0, 0.0]])
     out, weights = scaled_dot_product_attention(q, k, v, mask=allowed)
     np.testing.assert_allclose(weights.data[0, 0], [1, 0])
-    np.testing.assert_allclose(weights.data[0, 1], [0.5, 0.5])  # nothing allowed: uniform, not NaN
+    np.testing.assert_allclose(weights.data[0, 1], [0.5, 0.5], atol=1e-3)  # nothing allowed: ~uniform
     assert np.isfinite(out.data).all()
+    soft = np.array([[1.0, 0.5], [1.0, 1.0]], dtype=np.float32)  # any mask: scores + (1 - mask) * -1e9
+    scores = q @ np.swapaxes(k, -1, -2) / np.sqrt(3) + (1 - soft) * np.float32(-1e9)
+    expected = np.exp(scores - scores.max(-1, keepdims=True))
+    _, weights = scaled_dot_product_attention(q, k, v, mask=soft)
+    np.testing.assert_allclose(weights.data, expected / expected.sum(-1, keepdims=True), atol=1e-6)
 
 
 def test_large_scores_do_not_overflow():
@@ -71,7 +76,7 @@ def test_attention_shape_errors_name_shapes():
     with pytest.raises(ValueError, match=r"Q \(2, 4, 3\), K \(2, 4, 2\)"):
         scaled_dot_product_attention(q, k[..., :2], v)
     with pytest.raises(ValueError, match=r"mask of shape \(3, 3\)"):
-        scaled_dot_product_attention(q, k, v, mask=np.ones((3, 3)))
+        scaled_dot_product_attention(q, k, v, mask=Tensor(np.ones((3, 3))))
 
 
 def mha_reference(mha, x, allowed):
@@ -93,8 +98,12 @@ def test_multi_head_attention_matches_per_head_reference():
     out = mha(Tensor(x), mask=create_causal_mask(5))
     assert out.shape == (2, 5, 8)
     np.testing.assert_allclose(out.data, mha_reference(mha, x, allowed), rtol=1e-4, atol=1e-5)
-    assert mha.attention_weights.shape == (2, 2, 5, 5)
-    assert len(mha.parameters()) == 8
+    two_d = mha(Tensor(x), mask=Tensor(np.tril(np.ones((5, 5)))))  # a (T, T) mask broadcasts
+    np.testing.assert_allclose(two_d.data, out.data, rtol=1e-6)
+    assert (mha.embed_dim, mha.num_heads, mha.head_dim) == (8, 2, 4)
+    p = mha.parameters()
+    assert p == mha.q_proj.parameters() + mha.k_proj.parameters() + mha.v_proj.parameters() + \
+        mha.out_proj.parameters() and len(p) == 8
 
 
 def test_multi_head_attention_gradcheck():

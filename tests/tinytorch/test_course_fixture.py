@@ -551,7 +551,6 @@ def probe_perf_and_text():
     """Smoke values from profiling, quantization, compression, the KV cache object, bench and tokenizers."""
     from tinytorch.bench import Benchmark, BenchmarkResult
     from tinytorch.capstone import BenchmarkReport, SimpleMLP
-
     from tinytorch.core.activations import ReLU
     from tinytorch.core.embeddings import EmbeddingLayer
     from tinytorch.core.layers import Linear

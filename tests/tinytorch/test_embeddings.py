@@ -1,27 +1,40 @@
-"""Embedding lookup and scatter-add gradient; learned and sinusoidal positional encodings."""
+"""Embedding lookup and scatter-add gradient; learned positions, the sinusoidal table, EmbeddingLayer."""
+
+import math
 
 import numpy as np
 import pytest
 
 from tests.tinytorch.gradcheck import gradcheck
-from tinytorch.core.embeddings import Embedding, PositionalEncoding, sinusoidal_table
+from tinytorch.core.embeddings import (
+    Embedding,
+    EmbeddingLayer,
+    PositionalEncoding,
+    create_sinusoidal_embeddings,
+)
 from tinytorch.core.tensor import Tensor
 
 
-def test_embedding_looks_up_rows_for_any_id_container():
+def test_embedding_looks_up_rows_and_inits_as_the_course():
+    np.random.seed(0)
     emb = Embedding(10, 4)
+    np.random.seed(0)
+    limit = math.sqrt(6 / 14)
+    expected = np.random.uniform(-limit, limit, (10, 4)).astype(np.float32)
+    np.testing.assert_array_equal(emb.weight.data, expected)
     ids = np.array([[1, 3], [3, 9]])
-    expected = emb.weight.data[ids]
-    for tokens in (ids, ids.tolist(), Tensor(ids)):
+    for tokens in (Tensor(ids), ids, ids.tolist()):
         out = emb(tokens)
         assert out.shape == (2, 2, 4)
-        np.testing.assert_array_equal(out.data, expected)
+        np.testing.assert_array_equal(out.data, emb.weight.data[ids])
+    assert type(emb(Tensor(ids))._grad_fn).__name__ == "EmbeddingBackward"
+    assert emb.parameters() == [emb.weight]
 
 
 def test_embedding_repeated_ids_accumulate_gradient():
     emb = Embedding(5, 3)
     upstream = np.arange(12, dtype=np.float32).reshape(4, 3)
-    emb(np.array([2, 0, 2, 2])).backward(upstream)
+    emb(Tensor([2, 0, 2, 2])).backward(upstream)
     expected = np.zeros((5, 3), dtype=np.float32)
     expected[2] = upstream[0] + upstream[2] + upstream[3]
     expected[0] = upstream[1]
@@ -30,7 +43,7 @@ def test_embedding_repeated_ids_accumulate_gradient():
 
 def test_embedding_gradcheck_with_repeated_ids():
     emb = Embedding(6, 3)
-    ids = np.array([[1, 1, 4], [5, 1, 0]])
+    ids = Tensor([[1, 1, 4], [5, 1, 0]])
 
     def fn(w):
         emb.weight = w
@@ -39,55 +52,50 @@ def test_embedding_gradcheck_with_repeated_ids():
     gradcheck(fn, [np.random.default_rng(0).normal(size=(6, 3))])
 
 
-@pytest.mark.parametrize("bad,error", [([0, 7], IndexError), ([-1], IndexError), ([0.5], ValueError)])
-def test_embedding_rejects_bad_ids(bad, error):
-    with pytest.raises(error, match="Embedding"):
-        Embedding(7, 2)(np.array(bad))
+@pytest.mark.parametrize("bad", [[0, 7], [-1]])
+def test_embedding_rejects_out_of_range_ids(bad):
+    with pytest.raises(ValueError, match=r"Expected 0 <= indices < 7"):
+        Embedding(7, 2)(Tensor(bad))
 
 
 def test_sinusoidal_table_values():
-    table = sinusoidal_table(4, 6)
-    pos = 3  # feature pair (4, 5) uses frequency 10000^(-4/6)
-    freq = 10000 ** (-4 / 6)
+    table = create_sinusoidal_embeddings(4, 6).data
+    pos, freq = 3, 10000 ** (-4 / 6)  # feature pair (4, 5)
     assert table[pos, 4] == pytest.approx(np.sin(pos * freq), abs=1e-6)
     assert table[pos, 5] == pytest.approx(np.cos(pos * freq), abs=1e-6)
     np.testing.assert_allclose(table[0], [0, 1, 0, 1, 0, 1], atol=1e-7)
-    assert sinusoidal_table(3, 5).shape == (3, 5)  # odd width works
+    assert create_sinusoidal_embeddings(3, 5).shape == (3, 5)  # odd width works
 
 
-def test_sinusoidal_encoding_has_no_parameters_and_adds_table():
-    pe = PositionalEncoding(8, 6, learned=False)
-    assert pe.parameters() == []
-    x = np.zeros((2, 5, 6), dtype=np.float32)
-    np.testing.assert_allclose(pe(Tensor(x)).data[1], sinusoidal_table(8, 6)[:5])
-    np.testing.assert_allclose(pe(Tensor(x), start_pos=3).data[0], sinusoidal_table(8, 6)[3:8])
-
-
-@pytest.mark.parametrize("learned", [True, False])
-def test_positional_encoding_gradcheck(learned):
-    pe = PositionalEncoding(7, 4, learned=learned)
-    rng = np.random.default_rng(1)
-    x = rng.normal(size=(2, 5, 4))
-    if not learned:
-        gradcheck(lambda t: pe(t, start_pos=1), [x])
-        return
+def test_learned_positional_encoding_values_gradients_and_errors():
+    pe = PositionalEncoding(7, 4)
+    assert pe.position_embeddings.shape == (7, 4) and pe.parameters() == [pe.position_embeddings]
+    x = np.random.default_rng(1).normal(size=(2, 5, 4))
+    np.testing.assert_allclose(pe(Tensor(x)).data, x + pe.position_embeddings.data[:5], rtol=1e-5, atol=1e-6)
 
     def fn(t, table):
-        pe.weight = table
-        return pe(t, start_pos=2)
+        pe.position_embeddings = table
+        return pe(t)
 
-    gradcheck(fn, [x, pe.weight.data])
-
-
-def test_learned_positional_gradient_lands_on_used_rows_only():
-    pe = PositionalEncoding(6, 2)
-    pe(Tensor(np.zeros((3, 2, 2))), start_pos=1).backward(np.ones((3, 2, 2), dtype=np.float32))
-    np.testing.assert_array_equal(pe.weight.grad[:, 0], [0, 3, 3, 0, 0, 0])
-
-
-def test_positional_encoding_errors():
-    pe = PositionalEncoding(4, 2)
-    with pytest.raises(ValueError, match="exceed max_seq_len 4"):
-        pe(Tensor(np.zeros((1, 3, 2))), start_pos=2)
-    with pytest.raises(ValueError, match=r"\(1, 3, 5\)"):
+    gradcheck(fn, [x, pe.position_embeddings.data])
+    with pytest.raises(ValueError, match="Sequence length 8 exceeds maximum 7"):
+        pe(Tensor(np.zeros((1, 8, 4))))
+    with pytest.raises(ValueError, match="expected 4, got 5"):
         pe(Tensor(np.zeros((1, 3, 5))))
+    with pytest.raises(ValueError, match="Expected 3D input"):
+        pe(Tensor(np.zeros((3, 4))))
+
+
+@pytest.mark.parametrize("pos_encoding", ["learned", "sinusoidal", None])
+def test_embedding_layer(pos_encoding):
+    layer = EmbeddingLayer(10, 4, max_seq_len=6, pos_encoding=pos_encoding, scale_embeddings=True)
+    ids = np.array([[1, 2, 3], [4, 5, 6]])
+    out = layer(Tensor(ids))
+    tokens = layer.token_embedding.weight.data[ids] * 2.0  # scaled by sqrt(4)
+    positions = {"learned": lambda: layer.pos_encoding.position_embeddings.data[:3],
+                 "sinusoidal": lambda: layer.pos_encoding.data[:3], None: lambda: 0}[pos_encoding]()
+    np.testing.assert_allclose(out.data, tokens + positions, rtol=1e-6)
+    assert layer(Tensor(ids[0])).shape == (3, 4)  # (seq,) in, (seq, embed) out
+    assert len(layer.parameters()) == (2 if pos_encoding == "learned" else 1)
+    with pytest.raises(ValueError, match="Unknown pos_encoding"):
+        EmbeddingLayer(10, 4, pos_encoding="rotary")

@@ -79,10 +79,23 @@ def test_mse_value_gradient_and_shapes():
     loss = MSELoss()(Tensor(pred), Tensor(target))
     np.testing.assert_allclose(loss.data, np.mean((pred - target) ** 2), rtol=1e-5)
     gradcheck(lambda p: MSELoss()(p, target), [pred])
-    column = MSELoss()(Tensor(pred[:, :1]), pred[:, 0] + 1)  # (N, 1) vs (N,) is reshaped, not broadcast
-    np.testing.assert_allclose(column.data, 1.0, rtol=1e-5)
-    with pytest.raises(ValueError, match=r"prediction shape \(5, 3\) and target shape \(4,\)"):
+    # (N, 1) against (N,) broadcasts to (N, N), as the course computes it; the gradient is exact.
+    column, targets = pred[:, :1], pred[:, 0] + 1
+    np.testing.assert_allclose(MSELoss()(Tensor(column), targets).data, np.mean((column - targets) ** 2),
+                               rtol=1e-5)
+    gradcheck(lambda p: MSELoss()(p, targets), [column])
+    with pytest.raises(ValueError, match="broadcast"):
         MSELoss()(Tensor(pred), np.zeros(4))
+
+
+def test_losses_record_the_course_function_classes_and_accept_keywords():
+    p = Tensor(np.full((2, 1), 0.5), requires_grad=True)
+    logits = Tensor(LOGITS, requires_grad=True)
+    assert type(MSELoss()(predictions=p, targets=np.zeros((2, 1)))._grad_fn).__name__ == "MSEBackward"
+    assert type(BinaryCrossEntropyLoss()(p, np.ones((2, 1)))._grad_fn).__name__ == "BCEBackward"
+    ce = CrossEntropyLoss()(logits=logits, targets=TARGETS)
+    assert type(ce._grad_fn).__name__ == "CrossEntropyBackward"
+    assert MSELoss().backward() is None
 
 
 def test_bce_value_gradient_and_clamping():

@@ -1,93 +1,120 @@
-"""KVCache bookkeeping, and cached generation equal to full recomputation."""
+"""KVCache bookkeeping (the course's API) and the course's cached-decoding protocol, which must give
+the same logits as a full recomputation."""
 
 import numpy as np
 import pytest
 
-import tinytorch
-from tinytorch.core.autograd import no_grad
-from tinytorch.core.transformers import GPT
-from tinytorch.perf.memoization import KVCache, disable_kv_cache, enable_kv_cache
+from tinytorch.core.tensor import Tensor
+from tinytorch.core.transformer import GPT
+from tinytorch.perf.memoization import KVCache, create_kv_cache, disable_kv_cache, enable_kv_cache
 
 
 def test_cache_update_get_advance_reset():
     cache = KVCache(batch_size=1, max_seq_len=5, num_layers=2, num_heads=1, head_dim=2)
-    k1 = np.arange(6, dtype=np.float32).reshape(1, 1, 3, 2)
-    cache.update(0, k1, -k1)
+    assert len(cache.caches) == 2 and cache.caches[0][0].shape == (1, 1, 5, 2) and cache.seq_pos == 0
+    k1 = Tensor(np.arange(2).reshape(1, 1, 1, 2))
+    cache.update(0, k1, k1 * -1)
+    assert cache.get(0)[0].shape == (1, 1, 0, 2)  # get() returns the positions already advanced past
+    cache.advance()
     keys, values = cache.get(0)
-    np.testing.assert_array_equal(keys, k1)
-    np.testing.assert_array_equal(values, -k1)
-    assert cache.seq_pos == 0  # not committed until advance()
+    assert isinstance(keys, Tensor) and keys.data.tolist() == [[[[0.0, 1.0]]]]
+    assert values.data.tolist() == [[[[0.0, -1.0]]]]
+    cache.update(0, Tensor(np.full((1, 1, 1, 2), 9)), Tensor(np.zeros((1, 1, 1, 2))))
     cache.advance()
-    k2 = np.full((1, 1, 1, 2), 9, dtype=np.float32)
-    cache.update(0, k2, k2)
-    keys, _ = cache.get(0)
-    assert keys.shape == (1, 1, 4, 2)
-    np.testing.assert_array_equal(keys[0, 0, 3], [9, 9])
-    cache.advance()
-    assert cache.seq_pos == 4
-    cache.reset(batch_size=3)
-    assert cache.seq_pos == 0 and cache.get(1)[0].shape == (3, 1, 0, 2)
-    assert cache.memory_bytes() == 2 * 2 * 3 * 1 * 5 * 2 * 4  # keys+values, layers, batch, h, T, hd, f32
+    assert cache.get(0)[0].data[0, 0].tolist() == [[0.0, 1.0], [9.0, 9.0]]
+    cache.reset()
+    assert cache.seq_pos == 0 and not cache.caches[0][0].data.any()
 
 
-def test_cache_errors():
-    cache = KVCache(1, 2, 1, 1, 2)
-    with pytest.raises(ValueError, match="KVCache is full"):
-        cache.update(0, np.zeros((1, 1, 3, 2)), np.zeros((1, 1, 3, 2)))
-    with pytest.raises(ValueError, match=r"head_dim=2"):
-        cache.update(0, np.zeros((1, 1, 1, 3)), np.zeros((1, 1, 1, 3)))
-    with pytest.raises(IndexError, match=r"layer_idx 1 out of range \[0, 1\)"):
-        cache.get(1)
-    with pytest.raises(ValueError, match="batch_size"):
-        KVCache(0, 2, 1, 1, 2)
-    with pytest.raises(TypeError, match="tinytorch GPT"):
-        enable_kv_cache(object())
+def test_cache_errors_and_memory_usage():
+    cache = create_kv_cache(2, 3, 2, 4, 8)
+    assert isinstance(cache, KVCache)
+    usage = cache.get_memory_usage()
+    assert usage["total_elements"] == 2 * 4 * 3 * 8 * 4 and usage["cache_tensors"] == 4
+    assert usage["total_mb"] == pytest.approx(usage["total_elements"] * 4 / 2**20)
+    assert usage["per_layer_mb"] == pytest.approx(usage["total_mb"] / 2)
+    with pytest.raises(ValueError, match="Layer index 2 >= num_layers 2"):
+        cache.get(2)
+    cache.seq_pos = 3
+    with pytest.raises(ValueError, match="Sequence position 3 >= max_seq_len 3"):
+        cache.update(0, Tensor(np.zeros((2, 4, 1, 8))), Tensor(np.zeros((2, 4, 1, 8))))
 
 
 def small_gpt():
-    return GPT(vocab_size=11, embed_dim=16, num_layers=2, num_heads=4, max_seq_len=24)
+    np.random.seed(0)
+    return GPT(vocab_size=11, embed_dim=16, num_layers=3, num_heads=4, max_seq_len=24)
 
 
-def test_incremental_logits_equal_full_recomputation():
+def cached_logits(model, tokens):
+    """The course's protocol: one token per forward, advance() after each."""
+    cache = model._kv_cache
+    steps = []
+    for t in range(tokens.shape[1]):
+        steps.append(model.forward(Tensor(tokens[:, t:t + 1])).data)
+        cache.advance()
+    return np.concatenate(steps, axis=1)
+
+
+def test_enable_patches_the_model_as_the_course():
     model = small_gpt()
-    tokens = np.random.default_rng(0).integers(0, 11, size=(2, 20))
-    cache = enable_kv_cache(model, batch_size=2)
-    assert (cache.num_layers, cache.num_heads, cache.head_dim) == (2, 4, 4)
-    with no_grad():
-        full = model(tokens).data
-        steps = [model(tokens[:, :5], kv_cache=cache).data]
-        steps += [model(tokens[:, t:t + 1], kv_cache=cache).data for t in range(5, 20)]
-    np.testing.assert_allclose(np.concatenate(steps, axis=1), full, atol=1e-4, rtol=0)
-    assert cache.seq_pos == 20
-
-
-def test_cached_generation_equals_uncached():
-    model = small_gpt()
-    prompt = np.array([[1, 2, 3], [4, 5, 6]])
-    plain_greedy = model.generate(prompt, 30, greedy=True)  # runs past max_seq_len 24
-    tinytorch.manual_seed(3)
-    plain_sampled = model.generate(prompt, 15, temperature=1.0)
-    enable_kv_cache(model)
-    np.testing.assert_array_equal(model.generate(prompt, 30, greedy=True), plain_greedy)
-    tinytorch.manual_seed(3)
-    np.testing.assert_array_equal(model.generate(prompt, 15, temperature=1.0), plain_sampled)
+    cache = enable_kv_cache(model)
+    assert model._kv_cache is cache and model._cache_enabled
+    sizes = (cache.batch_size, cache.max_seq_len, cache.num_layers, cache.num_heads, cache.head_dim)
+    assert sizes == (1, 24, 3, 4, 4)
+    assert all(hasattr(block, "_original_attention_forward") for block in model.blocks)
+    assert all("forward" in vars(block.attention) for block in model.blocks)
     disable_kv_cache(model)
-    assert model.kv_cache is None
+    assert not model._cache_enabled and not hasattr(model, "_kv_cache")
+    disable_kv_cache(model)  # a second call is harmless
+    with pytest.raises(AttributeError, match="Model missing 'embed_dim'"):
+        enable_kv_cache(object())
 
 
-def test_cached_generation_feeds_one_token_per_step():
+def test_cached_logits_equal_full_recomputation():
     model = small_gpt()
-    seen = []
-    original = model.forward
-
-    def recording_forward(tokens, kv_cache=None):
-        seen.append((np.asarray(tokens).shape[-1], kv_cache is not None))
-        return original(tokens, kv_cache=kv_cache)
-
-    model.forward = recording_forward
-    model.generate([1, 2, 3, 4], 6, greedy=True)
-    assert seen == [(4, False), (5, False), (6, False), (7, False), (8, False), (9, False)]
-    seen.clear()
+    tokens = np.random.default_rng(1).integers(0, 11, size=(1, 20))
+    full = model.forward(Tensor(tokens)).data
     enable_kv_cache(model)
-    model.generate([1, 2, 3, 4], 6, greedy=True)
-    assert seen == [(4, True)] + [(1, True)] * 5  # prefill once, then only the new token
+    np.testing.assert_allclose(cached_logits(model, tokens), full, atol=1e-5, rtol=0)
+    assert model._kv_cache.seq_pos == 20
+    model._kv_cache.reset()  # a second sequence after reset() is exact too
+    other = np.random.default_rng(2).integers(0, 11, size=(1, 24))
+    full = model.forward(Tensor(other)).data
+    np.testing.assert_allclose(cached_logits(model, other), full, atol=1e-5, rtol=0)
+
+
+def test_each_layer_uses_its_own_block_and_the_first_token_is_cached():
+    model = small_gpt()
+    tokens = np.array([[3, 1, 4, 1, 5]])
+    enable_kv_cache(model)
+    cached_logits(model, tokens)
+    keys = [k.data[0, :, :5] for k, _ in model._kv_cache.caches]
+    assert all(np.abs(k[:, 0]).max() > 0 for k in keys)  # position 0 was stored
+    assert not np.allclose(keys[0], keys[1])  # layers differ: each used its own projections
+
+
+def test_longer_inputs_run_the_normal_forward_and_disable_restores():
+    model = small_gpt()
+    tokens = np.random.default_rng(3).integers(0, 11, size=(1, 10))
+    full = model.forward(Tensor(tokens)).data
+    enable_kv_cache(model)
+    np.testing.assert_array_equal(model.forward(Tensor(tokens)).data, full)  # seq > 1: uncached
+    assert model._kv_cache.seq_pos == 0
+    disable_kv_cache(model)
+    np.testing.assert_allclose(model.forward(Tensor(tokens[:, :1])).data, full[:, :1], atol=1e-5, rtol=0)
+
+
+def test_cached_decoding_is_faster_for_long_contexts():
+    import time
+
+    np.random.seed(0)
+    model = GPT(vocab_size=11, embed_dim=32, num_layers=2, num_heads=4, max_seq_len=128)
+    tokens = np.random.default_rng(4).integers(0, 11, size=(1, 96))
+    start = time.perf_counter()
+    for t in range(1, 97):
+        model.forward(Tensor(tokens[:, :t]))
+    uncached = time.perf_counter() - start
+    enable_kv_cache(model)
+    start = time.perf_counter()
+    cached_logits(model, tokens)
+    assert time.perf_counter() - start < uncached

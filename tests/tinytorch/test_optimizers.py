@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from tinytorch.core.optimizers import SGD, Adam, AdamW
+from tinytorch.core.optimizers import SGD, Adam, AdamW, Optimizer
 from tinytorch.core.tensor import Tensor
 
 
@@ -53,8 +53,8 @@ def test_adam_weight_decay_is_l2_and_adamw_is_decoupled():
     AdamW([p_adamw], lr=0.1, weight_decay=0.5).step()  # p *= 1 - 0.05; zero grad -> no Adam move
     np.testing.assert_allclose(p_adamw.data, [1.9], rtol=1e-6)
     q = param([2.0], [1.0])
-    AdamW([q], lr=0.1, weight_decay=0.5).step()
-    np.testing.assert_allclose(q.data, [2.0 * 0.95 - 0.1], rtol=1e-6)
+    AdamW([q], lr=0.1, weight_decay=0.5).step()  # the course decays AFTER the Adam step
+    np.testing.assert_allclose(q.data, [(2.0 - 0.1) * 0.95], rtol=1e-6)
 
 
 def test_params_without_grad_are_skipped_and_zero_grad_clears():
@@ -83,8 +83,31 @@ def test_update_is_in_place_and_lr_can_be_changed():
     assert p.data is data and p.data.tolist() == [0.5]
 
 
-def test_bad_arguments():
-    with pytest.raises(ValueError, match="empty parameter list"):
-        SGD([], lr=0.1)
-    with pytest.raises(ValueError, match="lr must be positive"):
-        Adam([param([1.0], [1.0])], lr=0)
+def test_course_attributes_state_and_defaults():
+    p = param([1.0], [1.0])
+    sgd = SGD([p])
+    assert (sgd.lr, sgd.momentum, sgd.weight_decay, sgd.step_count, sgd.params) == (0.01, 0.0, 0.0, 0, [p])
+    assert not sgd.has_momentum() and sgd.get_momentum_state() is None
+    sgd = SGD([p], momentum=0.9)
+    sgd.step()
+    assert sgd.step_count == 1 and sgd.momentum_buffers[0].tolist() == [1.0]
+    state = sgd.get_momentum_state()
+    state[0][0] = 7.0  # a copy
+    assert sgd.momentum_buffers[0].tolist() == [1.0]
+    sgd.set_momentum_state(state)
+    assert sgd.momentum_buffers[0].tolist() == [7.0]
+    with pytest.raises(ValueError, match="State length 2"):
+        sgd.set_momentum_state([None, None])
+    adam = Adam([p])
+    assert (adam.lr, adam.beta1, adam.beta2, adam.eps, adam.weight_decay) == (0.001, 0.9, 0.999, 1e-8, 0.0)
+    adam.step()
+    assert adam.step_count == 1 and adam.m_buffers[0].shape == (1,) and adam.v_buffers[0].shape == (1,)
+    assert AdamW([p]).weight_decay == 0.01
+
+
+def test_parameters_must_require_grad():
+    with pytest.raises(ValueError, match="Parameter 1 does not require gradients"):
+        SGD([param([1.0], [1.0]), Tensor([1.0])])
+    assert SGD([]).params == []
+    with pytest.raises(NotImplementedError):
+        Optimizer([]).step()

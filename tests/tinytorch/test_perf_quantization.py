@@ -1,140 +1,94 @@
-"""Int8 quantization: error bounds, per-channel vs per-tensor, QuantizedLinear, quantize_model."""
+"""INT8 quantization as the course defines it: asymmetric per-tensor, QuantizedLinear, model helpers."""
 
 import numpy as np
 import pytest
 
 from tinytorch.core.activations import ReLU
-from tinytorch.core.layers import Linear, Sequential
+from tinytorch.core.layers import Linear
 from tinytorch.core.tensor import Tensor
-from tinytorch.core.transformers import GPT
+from tinytorch.perf import quantization
 from tinytorch.perf.quantization import (
     QuantizedLinear,
-    dequantize,
-    model_size_bytes,
+    Quantizer,
+    compare_model_sizes,
+    dequantize_int8,
     quantize_int8,
     quantize_model,
 )
 
 
-def skewed_weights(rng):
-    """Columns (output channels) whose magnitudes differ by 1000x, plus an all-zero column."""
-    w = rng.normal(size=(64, 8)) * np.array([1e-3, 1e-2, 0.1, 1, 3, 10, 0.5, 0]) + 0.2 * np.arange(8)
-    w[:, -1] = 0.0
-    return w.astype(np.float32)
+class LayerMLP:
+    def __init__(self, *layers):
+        self.layers = list(layers)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
 
 
-@pytest.mark.parametrize("mode", ["symmetric", "affine"])
-@pytest.mark.parametrize("axis", [None, 1, 0])
-def test_roundtrip_error_at_most_half_a_step(mode, axis):
-    w = skewed_weights(np.random.default_rng(0))
-    q = quantize_int8(w, mode, axis=axis)
-    assert q.values.dtype == np.int8
-    error = np.abs(q.dequantize() - w)
-    assert np.all(error <= q.scale / 2 * (1 + 1e-5) + 1e-12)
-    if mode == "symmetric":
-        assert np.all(q.zero_point == 0) and q.values.min() >= -127
-    assert np.all(q.dequantize()[w == 0] == 0)  # zero is exactly representable
+def test_quantize_int8_is_the_course_affine_formula():
+    x = np.random.default_rng(0).normal(size=(16, 8)).astype(np.float32) * 3 + 1
+    q, scale, zero_point = quantize_int8(Tensor(x))
+    assert isinstance(q, Tensor) and isinstance(scale, float) and isinstance(zero_point, int)
+    assert scale == pytest.approx((float(x.max()) - float(x.min())) / 255)
+    assert zero_point == int(np.clip(np.round(-128 - float(x.min()) / scale), -128, 127))
+    np.testing.assert_array_equal(q.data, np.clip(np.round(x / scale + zero_point), -128, 127))
+    assert q.data.min() == -128 and q.data.max() == 127  # the range is used end to end
+    back = dequantize_int8(q, scale, zero_point)
+    assert isinstance(back, Tensor) and np.abs(back.data - x).max() <= scale / 2 + 1e-6
 
 
-def test_symmetric_scale_and_values_by_hand():
-    values, scale, zero_point = quantize_int8(Tensor([-2.54, 0.0, 1.27]))  # the course's tuple form
-    assert scale.shape == () and f"{scale:.5f}" == f"{2.54 / 127:.5f}" and int(zero_point) == 0
-    np.testing.assert_array_equal(values, [-127, 0, 64])
+def test_constant_tensor_and_quantizer_statics():
+    q, scale, zero_point = quantize_int8(Tensor(np.full(4, 3.0)))
+    assert q.data.tolist() == [0.0] * 4 and (scale, zero_point) == (1.0, 0)
+    assert Quantizer.dequantize_tensor(q, 2.0, -1).data.tolist() == [2.0] * 4
+    limits = (quantization.INT8_MIN_VALUE, quantization.INT8_MAX_VALUE, quantization.INT8_RANGE)
+    assert limits == (-128, 127, 256)
 
 
-def test_per_channel_scales_broadcast_per_output_feature():
-    w = np.array([[1.0, -100.0], [0.5, 50.0]], dtype=np.float32)
-    q = quantize_int8(w, axis=1)
-    np.testing.assert_allclose(q.scale, [[1 / 127, 100 / 127]])
-    np.testing.assert_array_equal(q.values, [[127, -127], [64, 64]])
+def test_quantized_linear_matches_the_float_layer_closely():
+    np.random.seed(1)
+    layer = Linear(32, 8)
+    layer.bias.data[...] = np.linspace(-1, 1, 8)
+    qlayer = QuantizedLinear(layer)
+    assert qlayer.original_layer is layer and qlayer.parameters() == [qlayer.q_weight, qlayer.q_bias]
+    w = dequantize_int8(qlayer.q_weight, qlayer.weight_scale, qlayer.weight_zero_point).data
+    b = dequantize_int8(qlayer.q_bias, qlayer.bias_scale, qlayer.bias_zero_point).data
+    x = np.random.default_rng(2).normal(size=(5, 32)).astype(np.float32)
+    np.testing.assert_allclose(qlayer(Tensor(x)).data, x @ w + b, rtol=1e-5, atol=1e-5)
+    assert np.abs(qlayer(Tensor(x)).data - layer(Tensor(x)).data).max() < 0.05
+    usage = qlayer.memory_usage()
+    assert usage == {"original_bytes": (32 * 8 + 8) * 4, "quantized_bytes": 32 * 8 + 8 + 8,
+                     "compression_ratio": (32 * 8 + 8) * 4 / (32 * 8 + 16)}
+    assert qlayer.input_scale is None
+    qlayer.calibrate([Tensor([[-1.0, 0.0]]), Tensor([[3.0]])])
+    assert qlayer.input_scale == pytest.approx(4 / 255)
+    assert qlayer.input_zero_point == -64  # round(-128 + 63.75)
+    no_bias = QuantizedLinear(Linear(4, 2, bias=False))
+    assert no_bias.q_bias is None and len(no_bias.parameters()) == 1
 
 
-def test_affine_uses_the_full_range_for_one_sided_data():
-    x = np.linspace(0.0, 5.1, 256, dtype=np.float32)
-    q = quantize_int8(x, "affine")
-    assert q.values.min() == -128 and q.values.max() == 127
-    assert q.scale.item() == pytest.approx(5.1 / 255)
-    sym = quantize_int8(x, "symmetric")
-    assert np.abs(q.dequantize() - x).max() < np.abs(sym.dequantize() - x).max()
+def test_quantize_model_reports_and_leaves_the_model_unchanged():
+    model = LayerMLP(Linear(16, 8), ReLU(), Linear(8, 4))
+    before = [layer for layer in model.layers]
+    info = quantize_model(model)
+    assert model.layers == before and isinstance(model.layers[0], Linear)
+    assert sorted(info["quantized_layers"]) == ["param_0", "param_1", "param_2", "param_3"]
+    assert info["quantized_layers"]["param_0"]["original_shape"] == (16, 8)
+    n = 16 * 8 + 8 + 8 * 4 + 4
+    assert info["original_size_mb"] == pytest.approx(4 * n / 2**20)
+    assert info["quantized_size_mb"] == pytest.approx(n / 2**20) and info["compression_ratio"] == 4.0
+    compared = Quantizer.compare_models(model, info)
+    assert compared["memory_saved_mb"] == pytest.approx(3 * n / 2**20)
 
 
-def test_per_channel_beats_per_tensor_on_skewed_weights():
-    w = skewed_weights(np.random.default_rng(1))
-    per_tensor = np.abs(quantize_int8(w).dequantize() - w)
-    per_channel = np.abs(quantize_int8(w, axis=1).dequantize() - w)
-    assert per_channel.mean() < per_tensor.mean() / 2
-    # small-magnitude channels are wiped out per tensor but kept per channel
-    small = slice(0, 3)
-    assert per_channel[:, small].mean() < per_tensor[:, small].mean() / 10
-    assert np.all(quantize_int8(w).values[:, 0] == 0)
-    assert np.count_nonzero(quantize_int8(w, axis=1).values[:, 0]) > 50
-
-
-def test_dequantize_formula():
-    np.testing.assert_allclose(dequantize(np.array([-128, 0, 127], dtype=np.int8), 0.5, -128), [0, 64, 127.5])
-
-
-def test_bad_inputs_rejected():
-    with pytest.raises(ValueError, match="mode"):
-        quantize_int8(np.ones(3, dtype=np.float32), "weird")
-    with pytest.raises(ValueError, match="axis 2 out of range"):
-        quantize_int8(np.ones((2, 2), dtype=np.float32), axis=2)
-    with pytest.raises(ValueError, match="NaN"):
-        quantize_int8(np.array([1.0, np.nan], dtype=np.float32))
-
-
-@pytest.mark.parametrize("compute", ["dequantize", "integer"])
-@pytest.mark.parametrize("mode", ["symmetric", "affine"])
-def test_quantized_linear_close_to_float(compute, mode):
-    rng = np.random.default_rng(2)
-    linear = Linear(64, 32)
-    x = Tensor(rng.normal(size=(16, 64)).astype(np.float32))
-    expected = linear(x).data
-    got = QuantizedLinear(linear, mode=mode, compute=compute)(x).data
-    rel = np.abs(got - expected).max() / np.abs(expected).max()
-    assert rel < 0.02, rel
-    assert not np.array_equal(got, expected)  # it really is quantized
-
-
-def test_integer_gemm_equals_dequantized_math_exactly():
-    rng = np.random.default_rng(3)
-    linear = Linear(20, 5)
-    x = rng.normal(size=(4, 20)).astype(np.float32)
-    layer = QuantizedLinear(linear, mode="affine", compute="integer")
-    xq = quantize_int8(x, "affine")
-    reference = xq.dequantize().astype(np.float64) @ layer.weight_q.dequantize() + linear.bias.data
-    np.testing.assert_allclose(layer(Tensor(x)).data, reference, rtol=1e-5, atol=1e-6)
-
-
-def test_quantized_linear_shape_error_names_shapes():
-    with pytest.raises(ValueError, match=r"in_features 4.*\(2, 3\)"):
-        QuantizedLinear(Linear(4, 2))(Tensor(np.ones((2, 3))))
-
-
-def test_quantize_model_replaces_linears_and_reports_sizes():
-    rng = np.random.default_rng(4)
-    model = Sequential(Linear(784, 256), ReLU(), Linear(256, 10))
-    x = Tensor(rng.normal(size=(8, 784)).astype(np.float32))
-    before = model(x).data
-    stats = quantize_model(model)
-    assert stats["layers_quantized"] == 2
-    assert all(isinstance(layer, QuantizedLinear) for layer in (model.layers[0], model.layers[2]))
-    float_bytes = 4 * (784 * 256 + 256 + 256 * 10 + 10)
-    # int8 weights + per-channel float32 scale and int32 zero point + float32 bias
-    int8_bytes = 784 * 256 + 256 * 10 + (4 + 4 + 4) * (256 + 10)
-    assert stats["float_bytes"] == float_bytes and stats["quantized_bytes"] == int8_bytes
-    assert stats["compression_ratio"] == pytest.approx(float_bytes / int8_bytes)
-    assert model_size_bytes(model) == int8_bytes
-    after = model(x).data
-    assert np.abs(after - before).max() < 0.02 * np.abs(before).max()
-    assert model.parameters() == []
-
-
-def test_quantize_model_reaches_linears_nested_in_a_gpt():
-    gpt = GPT(vocab_size=30, embed_dim=16, num_layers=2, num_heads=2, max_seq_len=8)
-    ids = np.random.default_rng(5).integers(0, 30, size=(2, 8))
-    before = gpt(ids).data
-    stats = quantize_model(gpt)
-    assert stats["layers_quantized"] == 2 * (4 + 2) + 1  # q, k, v, out, fc1, fc2 per block + lm head
-    assert isinstance(gpt.blocks[1].attention.q_proj, QuantizedLinear)
-    assert np.abs(gpt(ids).data - before).max() < 0.03 * np.abs(before).max()
+def test_compare_model_sizes_counts_int8_bytes_of_quantized_layers():
+    model = LayerMLP(Linear(16, 8), ReLU(), Linear(8, 4))
+    quantized = LayerMLP(QuantizedLinear(model.layers[0]), ReLU(), model.layers[2])
+    sizes = compare_model_sizes(model, quantized)
+    assert sizes["original_params"] == sizes["quantized_params"] == 16 * 8 + 8 + 8 * 4 + 4
+    assert sizes["original_bytes"] == 4 * sizes["original_params"]
+    assert sizes["quantized_bytes"] == (16 * 8 + 8 + 8) + 4 * (8 * 4 + 4)
+    assert sizes["memory_saved_percent"] == pytest.approx(
+        100 * (sizes["original_bytes"] - sizes["quantized_bytes"]) / sizes["original_bytes"])

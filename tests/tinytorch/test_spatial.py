@@ -1,21 +1,22 @@
-"""Conv2d, pools and BatchNorm2d: values against naive loops, finite-difference gradients, errors."""
+"""Conv2d, pools, BatchNorm2d, SimpleCNN: values against naive loops, finite-difference gradients,
+the course's initialisation, attributes and Function classes."""
 
 import numpy as np
 import pytest
 
 from tests.tinytorch.gradcheck import gradcheck
-from tinytorch.core.layers import Sequential
+from tinytorch.core import spatial
+from tinytorch.core.autograd import Function
 from tinytorch.core.spatial import (
-    AvgPool2D,
     AvgPool2d,
     BatchNorm2d,
-    Conv2D,
     Conv2d,
-    Flatten,
-    MaxPool2D,
+    Conv2dBackward,
     MaxPool2d,
-    col2im,
-    im2col,
+    MaxPool2dBackward,
+    SimpleCNN,
+    _col2im,
+    _windows,
 )
 from tinytorch.core.tensor import Tensor
 
@@ -74,14 +75,14 @@ def test_conv_gradcheck(stride, pad, bias):
     gradcheck(fn, inputs)
 
 
-def test_im2col_col2im_are_adjoint():
+def test_windows_and_col2im_are_adjoint():
     rng = np.random.default_rng(2)
     x = rng.normal(size=(2, 3, 7, 6)).astype(np.float32)
-    cols = im2col(x, (3, 2), (2, 1))
-    c = rng.normal(size=cols.shape).astype(np.float32)  # (N, C, Ho, Wo, kh, kw) like im2col
+    cols = _windows(x, (3, 2), (2, 1))
+    c = rng.normal(size=cols.shape).astype(np.float32)  # (N, C, Ho, Wo, kh, kw) like the windows
     lhs = float((cols.astype(np.float64) * c).sum())
     offset_major = np.ascontiguousarray(c.transpose(4, 5, 0, 1, 2, 3))
-    rhs = float((x.astype(np.float64) * col2im(offset_major, x.shape, (2, 1))).sum())
+    rhs = float((x.astype(np.float64) * _col2im(offset_major, x.shape, (2, 1))).sum())
     assert lhs == pytest.approx(rhs, rel=1e-5)
 
 
@@ -121,24 +122,22 @@ def test_avgpool_values_and_gradcheck():
     gradcheck(lambda t: AvgPool2d(3, stride=2, padding=1)(t), [rng.normal(size=(2, 2, 5, 6))])
 
 
-def test_batchnorm_train_normalises_and_updates_running_stats():
+def test_batchnorm_train_normalises_and_updates_running_stats_as_the_course():
     rng = np.random.default_rng(4)
     x = (rng.normal(size=(8, 3, 4, 4)) * 3 + 2).astype(np.float32)
     bn = BatchNorm2d(3, momentum=0.1)
     out = bn(Tensor(x)).data
     np.testing.assert_allclose(out.mean(axis=(0, 2, 3)), 0, atol=1e-5)
     np.testing.assert_allclose(out.var(axis=(0, 2, 3)), 1, atol=1e-3)
-    count = 8 * 4 * 4
     np.testing.assert_allclose(bn.running_mean, 0.1 * x.mean(axis=(0, 2, 3)), rtol=1e-5)
-    unbiased = x.var(axis=(0, 2, 3)) * count / (count - 1)
-    np.testing.assert_allclose(bn.running_var, 0.9 + 0.1 * unbiased, rtol=1e-5)
+    np.testing.assert_allclose(bn.running_var, 0.9 + 0.1 * x.var(axis=(0, 2, 3)), rtol=1e-5)  # biased
 
 
 def test_batchnorm_eval_uses_running_stats():
     bn = BatchNorm2d(2)
     bn.running_mean[:] = [1.0, -1.0]
     bn.running_var[:] = [4.0, 0.25]
-    bn.eval()
+    assert bn.eval() is bn and not bn.training
     x = np.ones((1, 2, 1, 1), dtype=np.float32)
     out = bn(Tensor(x)).data.reshape(-1)
     np.testing.assert_allclose(out, [0.0, 2.0 / np.sqrt(0.25 + 1e-5)], rtol=1e-5)
@@ -150,7 +149,7 @@ def test_batchnorm_gradcheck(training):
     rng = np.random.default_rng(5)
     bn = BatchNorm2d(3)
     bn.running_mean[:] = [0.5, -0.2, 0.1]
-    bn.train(training)
+    bn.training = training
     x = rng.normal(size=(4, 3, 3, 2))
     gamma, beta = rng.normal(size=3), rng.normal(size=3)
 
@@ -161,36 +160,59 @@ def test_batchnorm_gradcheck(training):
     gradcheck(fn, [x, gamma, beta])
 
 
-def test_parameters_and_aliases():
-    assert Conv2D is Conv2d and MaxPool2D is MaxPool2d and AvgPool2D is AvgPool2d
+def test_parameters_attributes_and_the_course_init():
+    np.random.seed(3)
     conv = Conv2d(3, 8, 5)
-    assert conv.weight.shape == (8, 3, 5, 5) and conv.bias.shape == (8,)
+    np.random.seed(3)
+    np.testing.assert_array_equal(conv.weight.data, np.random.normal(0, np.sqrt(2 / 75), (8, 3, 5, 5))
+                                  .astype(np.float32))
+    assert conv.bias.data.tolist() == [0.0] * 8
+    assert (conv.kernel_size, conv.stride, conv.padding) == ((5, 5), 1, 0)
     assert len(conv.parameters()) == 2 and len(Conv2d(3, 8, 5, bias=False).parameters()) == 1
     assert len(BatchNorm2d(4).parameters()) == 2 and MaxPool2d(2).parameters() == []
-    assert Flatten()(Tensor(np.zeros((2, 3, 4, 5)))).shape == (2, 60)
+    pool = MaxPool2d(3)
+    assert (pool.kernel_size, pool.stride, pool.padding) == ((3, 3), 3, 0)
+    assert (spatial.DEFAULT_KERNEL_SIZE, spatial.DEFAULT_STRIDE, spatial.DEFAULT_PADDING) == (3, 1, 0)
+    assert not hasattr(spatial, "Conv2D")  # the course has no NHWC aliases
+
+
+def test_the_course_function_classes_are_recorded_and_work_standalone():
+    rng = np.random.default_rng(8)
+    conv = Conv2d(2, 3, 3, padding=1)
+    x = Tensor(rng.normal(size=(2, 2, 5, 5)), requires_grad=True)
+    out = conv(x)
+    fn = out._grad_fn
+    assert isinstance(fn, Conv2dBackward) and isinstance(fn, Function) and fn.saved_tensors[0] is x
+    g = rng.normal(size=out.shape).astype(np.float32)
+    fresh = Conv2dBackward(x, conv.weight, conv.bias, 1, 1, (3, 3), (2, 2, 7, 7))  # no cached im2col
+    for a, b in zip(fn.apply(g), fresh.apply(g), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    pooled = MaxPool2d(2)(x)
+    assert isinstance(pooled._grad_fn, MaxPool2dBackward)
+    g = rng.normal(size=pooled.shape).astype(np.float32)
+    fresh = MaxPool2dBackward(x, pooled.shape, (2, 2), 2, 0)
+    np.testing.assert_array_equal(pooled._grad_fn.apply(g)[0], fresh.apply(g)[0])
+
+
+def test_simple_cnn_features():
+    model = SimpleCNN(num_classes=10)
+    x = Tensor(np.random.default_rng(9).normal(size=(2, 3, 32, 32)))
+    features = model(x)
+    assert features.shape == (2, model.flattened_size) == (2, 32 * 8 * 8) and model.num_classes == 10
+    assert model.parameters() == model.conv1.parameters() + model.conv2.parameters()
+    expected = model.pool2(model.conv2(model.pool1(model.conv1(x).relu())).relu()).data.reshape(2, -1)
+    np.testing.assert_allclose(features.data, expected)
 
 
 def test_clear_errors():
     with pytest.raises(ValueError, match=r"3 input channels.*\(1, 2, 8, 8\)"):
         Conv2d(3, 4, 3)(Tensor(np.zeros((1, 2, 8, 8))))
-    with pytest.raises(ValueError, match=r"4 dims.*\(3, 8, 8\)"):
+    with pytest.raises(ValueError, match=r"Expected 4D input.*\(3, 8, 8\)"):
         Conv2d(3, 4, 3)(Tensor(np.zeros((3, 8, 8))))
     with pytest.raises(ValueError, match="smaller than the kernel"):
         MaxPool2d(5)(Tensor(np.zeros((1, 1, 4, 4))))
-    with pytest.raises(ValueError, match="more than one value per channel"):
-        BatchNorm2d(2)(Tensor(np.zeros((1, 2, 1, 1))))
-
-
-def test_eval_propagates_through_sequential_to_batchnorm():
-    net = Sequential(Conv2d(1, 2, 1, bias=False), BatchNorm2d(2))
-    x = Tensor(np.random.default_rng(6).normal(size=(4, 1, 3, 3)))
-    train_out = net(x).data
-    net.eval()
-    before = net[1].running_mean.copy()
-    eval_out = net(x).data
-    np.testing.assert_array_equal(net[1].running_mean, before)  # eval never updates
-    assert np.abs(train_out - eval_out).max() > 1e-2  # batch stats vs running stats differ
-    assert not net[1].training
+    with pytest.raises(ValueError, match="Expected 3 channels, got 2"):
+        BatchNorm2d(3)(Tensor(np.zeros((1, 2, 1, 1))))
 
 
 @pytest.mark.parametrize("stride,pad", [(1, 0), (2, 1)])

@@ -148,12 +148,6 @@ def test_reduction_values_and_gradients(reduction, axis, keepdims):
     gradcheck(lambda a: getattr(a, reduction)(axis=axis, keepdims=keepdims), [x])
 
 
-def test_reduction_accepts_torch_style_dim_keepdim():
-    x = Tensor(np.arange(6).reshape(2, 3))
-    assert x.sum(dim=1, keepdim=True).data.tolist() == [[3.0], [12.0]]
-    assert x.mean(dim=0).data.tolist() == [1.5, 2.5, 3.5]
-
-
 def test_max_splits_gradient_between_ties():
     x = Tensor([[1.0, 3.0, 3.0], [2.0, 0.0, 1.0]], requires_grad=True)
     x.max(axis=1).sum().backward()
@@ -195,6 +189,26 @@ def test_reshape_transpose_permute_values_and_gradients():
     gradcheck(lambda a: a.transpose(0, 1) * Tensor(np.arange(4.0)), [x])
     gradcheck(lambda a: a.permute(2, 0, 1) * Tensor(np.arange(3.0)), [x])
     gradcheck(lambda a: a.T @ Tensor(np.ones((3, 2))), [x[0]])
+
+
+def test_transpose_follows_the_course_defaults():
+    v = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    assert v.transpose().data.tolist() == [1.0, 2.0, 3.0]  # 0-D/1-D: unchanged, as the course
+    v.transpose().sum().backward()
+    assert v.grad.tolist() == [1.0, 1.0, 1.0]
+    with pytest.raises(ValueError, match="both dim0 and dim1"):
+        Tensor(np.ones((2, 3))).transpose(0)
+
+
+def test_course_repr_constants_and_zero_d_matmul():
+    import tinytorch.core.tensor as tensor_module
+
+    t = Tensor([1.0, 2.0], requires_grad=True)
+    assert repr(t) == "Tensor(data=[1. 2.], shape=(2,), requires_grad=True)"
+    assert str(Tensor([1.0])) == "Tensor([1.])"
+    constants = (tensor_module.BYTES_PER_FLOAT32, tensor_module.KB_TO_BYTES, tensor_module.MB_TO_BYTES)
+    assert constants == (4, 1024, 2**20)
+    assert (Tensor(3.0) @ Tensor([1.0, 2.0])).data.tolist() == [3.0, 6.0]  # a 0-D operand multiplies
 
 
 @pytest.mark.parametrize(
@@ -262,16 +276,16 @@ def test_unbroadcast_sums_added_and_stretched_axes():
 
 def test_comparisons_return_no_grad_float_tensors():
     a = Tensor([1.0, 2.0, 3.0], requires_grad=True)
-    for out, expected in [
-        (a > 2, [0, 0, 1]),
-        (a >= 2, [0, 1, 1]),
-        (a < 2, [1, 0, 0]),
-        (a <= 2, [1, 1, 0]),
-        (a == 2, [0, 1, 0]),
-        (a != 2, [1, 0, 1]),
-    ]:
+    for out, expected in [(a > 2, [0, 0, 1]), (a >= 2, [0, 1, 1]), (a < 2, [1, 0, 0]), (a <= 2, [1, 1, 0])]:
         assert out.data.tolist() == expected and not out.requires_grad
     assert a.argmax() == 2
+
+
+def test_equality_and_truth_are_identity_as_in_the_course():
+    a, b = Tensor([1.0, 2.0]), Tensor([1.0, 2.0])
+    assert a == a and a != b and (a in [a]) and (b not in [a])
+    assert bool(Tensor(0.0)) and bool(Tensor(np.zeros((0,))))  # no __len__/__bool__: always truthy
+    assert len({a, b}) == 2
 
 
 def test_numpy_interop_and_reflected_ops_with_arrays():

@@ -54,7 +54,7 @@ def test_linear_forward_backward(torch):
         (ReLU, lambda t: t.nn.ReLU()),
         (Sigmoid, lambda t: t.nn.Sigmoid()),
         (Tanh, lambda t: t.nn.Tanh()),
-        (GELU, lambda t: t.nn.GELU(approximate="tanh")),
+        (GELU, lambda t: lambda z: z * t.sigmoid(1.702 * z)),  # the course's GELU
         (Softmax, lambda t: t.nn.Softmax(dim=-1)),
         (lambda: log_softmax, lambda t: t.nn.LogSoftmax(dim=-1)),
     ],
@@ -123,17 +123,22 @@ def test_bce(torch):
     ],
 )
 def test_optimizer_trajectories(torch, ours, theirs, kwargs):
+    """The course's AdamW decays AFTER the Adam update: torch's Adam step, then p *= 1 - lr * wd."""
     start = R.normal(size=(4, 3)).astype(np.float32)
     grads = [R.normal(size=(4, 3)).astype(np.float32) for _ in range(5)]
     p = Tensor(start, requires_grad=True)
     opt = ours([p], **kwargs)
     pr = torch.nn.Parameter(torch.from_numpy(start.copy()))
-    opt_ref = getattr(torch.optim, theirs)([pr], **kwargs)
+    decay = 1 - kwargs["lr"] * kwargs.get("weight_decay", 0.01) if theirs == "AdamW" else 1.0
+    torch_kwargs = {k: v for k, v in kwargs.items() if theirs != "AdamW" or k != "weight_decay"}
+    opt_ref = getattr(torch.optim, "Adam" if theirs == "AdamW" else theirs)([pr], **torch_kwargs)
     for g in grads:
         p.grad = g.copy()
         opt.step()
         pr.grad = torch.from_numpy(g.copy())
         opt_ref.step()
+        with torch.no_grad():
+            pr.mul_(decay)
         np.testing.assert_allclose(p.data, pr.detach().numpy(), rtol=1e-5, atol=1e-6)
 
 

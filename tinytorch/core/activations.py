@@ -1,80 +1,76 @@
-"""Activation functions, as functions on Tensors and as Layer modules."""
+"""Activation layers, as the course defines them: Sigmoid, ReLU, Tanh, GELU, Softmax.
+
+GELU is the course's sigmoid approximation x * sigmoid(1.702 x) (not the tanh one).
+"""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from tinytorch.core.layers import Layer
-from tinytorch.core.tensor import FLOAT, Tensor
+from tinytorch.core.autograd import (
+    GELU_SIGMOID_SCALE,
+    GELUBackward,
+    ReLUBackward,
+    SigmoidBackward,
+    SoftmaxBackward,
+    sigmoid_array,
+)
+from tinytorch.core.tensor import Tensor, _records
 
-_GELU_C = FLOAT(math.sqrt(2.0 / math.pi))
-_GELU_K = FLOAT(0.044715)
-
-
-def sigmoid(x: Tensor) -> Tensor:
-    return x.sigmoid()
-
-
-def relu(x: Tensor) -> Tensor:
-    return x.relu()
+TOLERANCE = 1e-10  # the course's tolerance for comparing activations in tests
 
 
-def tanh(x: Tensor) -> Tensor:
-    return x.tanh()
+class _Activation:
+    """Parameter-free layer: ``act(x)`` calls ``forward(x)``; ``backward(grad)`` is the course's stub."""
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    def parameters(self):
+        return []
+
+    def backward(self, grad):
+        """Course API stub: gradients flow through autograd, so this returns None."""
 
 
-def gelu(x: Tensor) -> Tensor:
-    """GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
-    v = x.data
-    t = np.tanh(_GELU_C * (v + _GELU_K * v * v * v))
-    data = FLOAT(0.5) * v * (1 + t)
+class Sigmoid(_Activation):
+    """1 / (1 + exp(-x)), computed without overflow."""
 
-    def backward(g):
-        dt = (1 - t * t) * _GELU_C * (1 + FLOAT(3) * _GELU_K * v * v)
-        return (g * (FLOAT(0.5) * (1 + t) + FLOAT(0.5) * v * dt),)
-
-    return Tensor._from_op(data, (x,), backward, "gelu")
-
-
-def softmax(x: Tensor, dim: int = -1) -> Tensor:
-    """Softmax along ``dim``, shifted by the max so large logits do not overflow."""
-    shifted = x.data - x.data.max(axis=dim, keepdims=True)
-    e = np.exp(shifted)
-    s = e / e.sum(axis=dim, keepdims=True)
-
-    def backward(g):
-        return (s * (g - (g * s).sum(axis=dim, keepdims=True)),)
-
-    return Tensor._from_op(s, (x,), backward, "softmax")
-
-
-class Sigmoid(Layer):
     def forward(self, x: Tensor) -> Tensor:
-        return sigmoid(x)
+        out = Tensor._wrap(sigmoid_array(x.data))
+        return out._attach(SigmoidBackward(x, out)) if _records(x) else out
 
 
-class ReLU(Layer):
+class ReLU(_Activation):
+    """max(0, x)."""
+
     def forward(self, x: Tensor) -> Tensor:
-        return relu(x)
+        out = Tensor._wrap(np.maximum(x.data, np.float32(0)))
+        return out._attach(ReLUBackward(x)) if _records(x) else out
 
 
-class Tanh(Layer):
+class Tanh(_Activation):
+    """tanh(x) (differentiable; the course leaves it without a gradient)."""
+
     def forward(self, x: Tensor) -> Tensor:
-        return tanh(x)
+        return x.tanh()
 
 
-class GELU(Layer):
+class GELU(_Activation):
+    """x * sigmoid(1.702 x), the course's GELU."""
+
     def forward(self, x: Tensor) -> Tensor:
-        return gelu(x)
+        out = Tensor._wrap(x.data * sigmoid_array(np.float32(GELU_SIGMOID_SCALE) * x.data))
+        return out._attach(GELUBackward(x)) if _records(x) else out
 
 
-class Softmax(Layer):
-    """Softmax over ``dim`` (default the last); ``forward(x, dim=...)`` overrides it per call."""
+class Softmax(_Activation):
+    """exp(x) / sum(exp(x)) along ``dim``, shifted by the max so large inputs do not overflow."""
 
-    def __init__(self, dim: int = -1):
-        self.dim = dim
+    def forward(self, x: Tensor, dim: int = -1) -> Tensor:
+        e = np.exp(x.data - x.data.max(axis=dim, keepdims=True))
+        out = Tensor._wrap(e / e.sum(axis=dim, keepdims=True))
+        return out._attach(SoftmaxBackward(x, out, dim)) if _records(x) else out
 
-    def forward(self, x: Tensor, dim: int | None = None) -> Tensor:
-        return softmax(x, self.dim if dim is None else dim)
+    def __call__(self, x: Tensor, dim: int = -1) -> Tensor:
+        return self.forward(x, dim)

@@ -1,109 +1,133 @@
-"""Token embeddings and positional encodings."""
+"""Token embeddings and positional encodings, as the course defines them."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from tinytorch.core.autograd import EmbeddingBackward
 from tinytorch.core.layers import Layer
-from tinytorch.core.random import rng
-from tinytorch.core.tensor import Tensor
+from tinytorch.core.tensor import Tensor, _records
 
-__all__ = ["Embedding", "PositionalEncoding", "as_token_ids", "sinusoidal_table"]
-
-
-def as_token_ids(tokens, vocab_size: int, where: str) -> np.ndarray:
-    """Integer ids (int64 array) from a Tensor, ndarray or nested list, range-checked."""
-    data = tokens.data if isinstance(tokens, Tensor) else np.asarray(tokens)
-    if data.dtype.kind == "f":
-        if not np.all(np.isfinite(data)) or np.any(data != np.round(data)):
-            raise ValueError(f"{where}: token ids must be whole numbers, got non-integer values")
-    elif data.dtype.kind not in "iub":
-        raise TypeError(f"{where}: token ids must be integers, got dtype {data.dtype}")
-    ids = data.astype(np.int64)
-    if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
-        raise IndexError(f"{where}: token id out of range [0, {vocab_size}): found min {ids.min()}, "
-                         f"max {ids.max()}; check the tokenizer's vocab_size matches the model")
-    return ids
+BYTES_PER_FLOAT32 = 4
+MB_TO_BYTES = 1024 * 1024
 
 
 class Embedding(Layer):
-    """Lookup table: ids (...) -> vectors (..., embed_dim). weight is (vocab_size, embed_dim).
+    """Lookup table: ids (...) -> vectors (..., embed_dim); ``weight`` is (vocab_size, embed_dim).
 
-    Initialised N(0, 0.02^2). The backward scatter-adds, so repeated ids accumulate gradient.
+    Initialised as the course: uniform in ±sqrt(6 / (vocab_size + embed_dim)). Ids may be a
+    Tensor (float ids are truncated, as the course) or an integer array/list; an id outside
+    [0, vocab_size) raises ValueError. The backward scatter-adds, so repeated ids accumulate.
     """
 
-    def __init__(self, vocab_size: int, embed_dim: int):
-        super().__init__()
-        if vocab_size < 1 or embed_dim < 1:
-            raise ValueError(f"Embedding needs vocab_size >= 1 and embed_dim >= 1, "
-                             f"got {vocab_size}, {embed_dim}")
-        self.vocab_size, self.embed_dim = int(vocab_size), int(embed_dim)
-        weight = rng().normal(0.0, 0.02, (vocab_size, embed_dim)).astype(np.float32)
-        self.weight = Tensor(weight, requires_grad=True)
+    def __init__(self, vocab_size, embed_dim):
+        self.vocab_size = vocab_size
+        self.embed_dim = embed_dim
+        limit = math.sqrt(6.0 / (vocab_size + embed_dim))
+        self.weight = Tensor(np.random.uniform(-limit, limit, (vocab_size, embed_dim)), requires_grad=True)
 
-    def forward(self, tokens) -> Tensor:
-        ids = as_token_ids(tokens, self.vocab_size, "Embedding")
-        out = self.weight.data[ids]
+    def forward(self, indices):
+        data = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+        if data.size and (data.min() < 0 or data.max() >= self.vocab_size):
+            raise ValueError(f"Index out of range. Expected 0 <= indices < {self.vocab_size}, "
+                             f"got min={data.min()}, max={data.max()}")
+        ids = data.astype(np.int64)
+        out = Tensor._wrap(self.weight.data[ids])
+        return out._attach(EmbeddingBackward(self.weight, ids)) if _records(self.weight) else out
 
-        def backward(grad):
-            grad_w = np.zeros_like(self.weight.data)
-            np.add.at(grad_w, ids.reshape(-1), grad.reshape(-1, self.embed_dim))
-            return (grad_w,)
+    def parameters(self):
+        return [self.weight]
 
-        return Tensor._from_op(out, (self.weight,), backward, "embedding")
-
-    def __repr__(self) -> str:
-        return f"Embedding({self.vocab_size}, {self.embed_dim})"
-
-
-def sinusoidal_table(max_seq_len: int, embed_dim: int) -> np.ndarray:
-    """The fixed encoding of "Attention is all you need": sin on even, cos on odd features."""
-    pos = np.arange(max_seq_len, dtype=np.float64)[:, None]
-    freq = np.exp(-np.log(10000.0) * np.arange(0, embed_dim, 2, dtype=np.float64) / embed_dim)
-    table = np.zeros((max_seq_len, embed_dim), dtype=np.float64)
-    table[:, 0::2] = np.sin(pos * freq)
-    table[:, 1::2] = np.cos(pos * freq[: embed_dim // 2])
-    return table.astype(np.float32)
+    def __repr__(self):
+        return f"Embedding(vocab_size={self.vocab_size}, embed_dim={self.embed_dim})"
 
 
 class PositionalEncoding(Layer):
-    """Adds a position vector to (batch, seq, embed_dim) input.
+    """Adds a learned position vector to (batch, seq, embed_dim) input.
 
-    learned=True: a trainable (max_seq_len, embed_dim) table, N(0, 0.02^2) init.
-    learned=False: the fixed sinusoidal table (no parameters).
-    forward(x, start_pos=0) adds the rows start_pos .. start_pos+seq-1 (start_pos > 0 is used
-    by incremental decoding with a KV cache).
+    ``position_embeddings`` is (max_seq_len, embed_dim), uniform in ±sqrt(2 / embed_dim).
     """
 
-    def __init__(self, max_seq_len: int, embed_dim: int, learned: bool = True):
-        super().__init__()
-        self.max_seq_len, self.embed_dim, self.learned = int(max_seq_len), int(embed_dim), bool(learned)
-        if learned:
-            table = rng().normal(0.0, 0.02, (max_seq_len, embed_dim)).astype(np.float32)
-            self.weight = Tensor(table, requires_grad=True)
+    def __init__(self, max_seq_len, embed_dim):
+        self.max_seq_len = max_seq_len
+        self.embed_dim = embed_dim
+        limit = math.sqrt(2.0 / embed_dim)
+        self.position_embeddings = Tensor(np.random.uniform(-limit, limit, (max_seq_len, embed_dim)),
+                                          requires_grad=True)
+
+    def forward(self, x):
+        if x.ndim != 3:
+            raise ValueError(f"Expected 3D input (batch, seq, embed), got shape {x.shape}")
+        _, seq_len, embed_dim = x.shape
+        if seq_len > self.max_seq_len:
+            raise ValueError(f"Sequence length {seq_len} exceeds maximum {self.max_seq_len}")
+        if embed_dim != self.embed_dim:
+            raise ValueError(f"Embedding dimension mismatch: expected {self.embed_dim}, got {embed_dim}")
+        return x + self.position_embeddings[:seq_len]
+
+    def parameters(self):
+        return [self.position_embeddings]
+
+    def __repr__(self):
+        return f"PositionalEncoding(max_seq_len={self.max_seq_len}, embed_dim={self.embed_dim})"
+
+
+def create_sinusoidal_embeddings(max_seq_len, embed_dim) -> Tensor:
+    """The fixed (max_seq_len, embed_dim) table of "Attention is all you need": sin on even, cos on odd."""
+    position = np.arange(max_seq_len, dtype=np.float32)[:, None]
+    div_term = np.exp(np.arange(0, embed_dim, 2, dtype=np.float32) * -(math.log(10000.0) / embed_dim))
+    table = np.zeros((max_seq_len, embed_dim), dtype=np.float32)
+    table[:, 0::2] = np.sin(position * div_term)
+    table[:, 1::2] = np.cos(position * div_term[: embed_dim // 2])
+    return Tensor(table)
+
+
+class EmbeddingLayer(Layer):
+    """Token embedding plus positions: ``pos_encoding`` 'learned', 'sinusoidal' or None.
+
+    ``forward(tokens)`` takes (batch, seq) ids, or (seq,) which gives (seq, embed_dim);
+    ``scale_embeddings`` multiplies the token vectors by sqrt(embed_dim).
+    """
+
+    def __init__(self, vocab_size, embed_dim, max_seq_len=512, pos_encoding="learned",
+                 scale_embeddings=False):
+        if pos_encoding not in ("learned", "sinusoidal", None):
+            raise ValueError(f"Unknown pos_encoding: {pos_encoding}. Use 'learned', 'sinusoidal', or None")
+        self.vocab_size = vocab_size
+        self.embed_dim = embed_dim
+        self.max_seq_len = max_seq_len
+        self.pos_encoding_type = pos_encoding
+        self.scale_embeddings = scale_embeddings
+        self.token_embedding = Embedding(vocab_size, embed_dim)
+        if pos_encoding == "learned":
+            self.pos_encoding = PositionalEncoding(max_seq_len, embed_dim)
+        elif pos_encoding == "sinusoidal":
+            self.pos_encoding = create_sinusoidal_embeddings(max_seq_len, embed_dim)
         else:
-            self.weight = Tensor(sinusoidal_table(max_seq_len, embed_dim))
+            self.pos_encoding = None
 
-    def forward(self, x, start_pos: int = 0) -> Tensor:
-        x = x if isinstance(x, Tensor) else Tensor(np.asarray(x, dtype=np.float32))
-        if x.data.ndim < 2 or x.shape[-1] != self.embed_dim:
-            raise ValueError(f"PositionalEncoding expects (..., seq, {self.embed_dim}) input, got {x.shape}")
-        seq = x.shape[-2]
-        if start_pos + seq > self.max_seq_len:
-            raise ValueError(f"PositionalEncoding: positions {start_pos}..{start_pos + seq - 1} exceed "
-                             f"max_seq_len {self.max_seq_len}; crop the sequence or build a longer table")
-        rows = self.weight.data[start_pos:start_pos + seq]
-        out = x.data + rows
+    def forward(self, tokens):
+        tokens = tokens if isinstance(tokens, Tensor) else Tensor(tokens)
+        squeeze = tokens.ndim == 1
+        if squeeze:
+            tokens = tokens.reshape(1, -1)
+        x = self.token_embedding.forward(tokens)
+        if self.scale_embeddings:
+            x = x * math.sqrt(self.embed_dim)
+        if self.pos_encoding_type == "learned":
+            x = self.pos_encoding.forward(x)
+        elif self.pos_encoding_type == "sinusoidal":
+            x = x + Tensor._wrap(self.pos_encoding.data[None, :x.shape[1]])
+        return x[0] if squeeze else x
 
-        def backward(grad):
-            grad_table = None
-            if self.learned:
-                grad_table = np.zeros_like(self.weight.data)
-                grad_table[start_pos:start_pos + seq] = grad.reshape(-1, seq, self.embed_dim).sum(axis=0)
-            return grad, grad_table
+    def parameters(self):
+        params = self.token_embedding.parameters()
+        if self.pos_encoding_type == "learned":
+            params = params + self.pos_encoding.parameters()
+        return params
 
-        return Tensor._from_op(out, (x, self.weight), backward, "positional_encoding")
-
-    def __repr__(self) -> str:
-        kind = "learned" if self.learned else "sinusoidal"
-        return f"PositionalEncoding({self.max_seq_len}, {self.embed_dim}, {kind})"
+    def __repr__(self):
+        return (f"EmbeddingLayer(vocab_size={self.vocab_size}, embed_dim={self.embed_dim}, "
+                f"pos_encoding='{self.pos_encoding_type}')")

@@ -1,128 +1,94 @@
-"""Layer base class and the basic layers: Linear, Dropout, Sequential, Flatten."""
+"""Layer base class and the course's layers (Linear, Dropout), plus Sequential and Flatten.
+
+As in the course, every layer lists its own parameters in ``parameters()`` (the base returns
+``[]``) and random initialisation draws from numpy's global generator (``np.random.seed``).
+"""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from tinytorch.core.random import rng
+from tinytorch.core.activations import ReLU as ReLU  # noqa: F401 (the course's layers module has them)
+from tinytorch.core.activations import Sigmoid as Sigmoid  # noqa: F401
 from tinytorch.core.tensor import FLOAT, Tensor
+
+XAVIER_SCALE_FACTOR = 1.0  # Linear weights: randn * sqrt(XAVIER_SCALE_FACTOR / in_features)
+HE_SCALE_FACTOR = 2.0
+DROPOUT_MIN_PROB = 0.0
+DROPOUT_MAX_PROB = 1.0
 
 
 class Layer:
-    """Base of every layer: ``layer(x)`` calls ``forward``; parameters are found in attributes."""
+    """Base of every layer: ``layer(x)`` calls ``forward(x)``; ``parameters()`` lists trainable Tensors."""
 
-    training = True
+    def forward(self, x):
+        raise NotImplementedError("Subclasses must implement forward()")
 
-    def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+    def __call__(self, x, *args, **kwargs):
+        return self.forward(x, *args, **kwargs)
 
-    def forward(self, *args, **kwargs):
-        raise NotImplementedError(f"{type(self).__name__} must implement forward()")
+    def parameters(self):
+        return []
 
-    def parameters(self) -> list[Tensor]:
-        """Every Tensor with requires_grad=True held by this layer or its sublayers, each once."""
-        found: dict[int, Tensor] = {}
-        _collect_parameters(vars(self).values(), found, seen=set())
-        return list(found.values())
-
-    def sublayers(self) -> list[Layer]:
-        """Layers held directly in attributes (also inside lists, tuples and dicts)."""
-        return [v for v in _walk(vars(self).values()) if isinstance(v, Layer)]
-
-    def train(self, mode: bool = True) -> Layer:
-        self.training = mode
-        for layer in self.sublayers():
-            layer.train(mode)
-        return self
-
-    def eval(self) -> Layer:
-        return self.train(False)
-
-    def zero_grad(self) -> None:
-        for p in self.parameters():
-            p.grad = None
-
-
-def _walk(values):
-    """Yield values, descending into lists, tuples and dicts (not into layers)."""
-    for v in values:
-        if isinstance(v, (list, tuple)):
-            yield from _walk(v)
-        elif isinstance(v, dict):
-            yield from _walk(v.values())
-        else:
-            yield v
-
-
-def _collect_parameters(values, found: dict[int, Tensor], seen: set[int]) -> None:
-    for v in _walk(values):
-        if isinstance(v, Tensor):
-            if v.requires_grad:
-                found.setdefault(id(v), v)
-        elif isinstance(v, Layer) and id(v) not in seen:
-            seen.add(id(v))
-            _collect_parameters(vars(v).values(), found, seen)
+    def __repr__(self):
+        return f"{self.__class__.__name__}()"
 
 
 class Linear(Layer):
-    """``y = x @ weight + bias`` with ``weight`` shaped (in_features, out_features).
+    """``y = x @ weight + bias``, ``weight`` (in_features, out_features), ``bias`` (out_features,).
 
-    Initialised like PyTorch: weight and bias uniform in ±1/sqrt(in_features), from ``rng()``.
+    Initialised as the course: weight ``np.random.randn * sqrt(1 / in_features)``, bias zeros.
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True):
-        if in_features <= 0 or out_features <= 0:
-            raise ValueError(f"Linear({in_features}, {out_features}): sizes must be positive integers")
-        self.in_features, self.out_features = int(in_features), int(out_features)
-        bound = 1.0 / math.sqrt(in_features)
-        self.weight = Tensor(_uniform(bound, (in_features, out_features)), requires_grad=True)
-        self.bias = Tensor(_uniform(bound, (out_features,)), requires_grad=True) if bias else None
+    def __init__(self, in_features, out_features, bias=True):
+        self.in_features = in_features
+        self.out_features = out_features
+        scale = np.sqrt(XAVIER_SCALE_FACTOR / in_features)
+        self.weight = Tensor(np.random.randn(in_features, out_features) * scale, requires_grad=True)
+        self.bias = Tensor(np.zeros(out_features), requires_grad=True) if bias else None
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x):
         x = x if isinstance(x, Tensor) else Tensor(x)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ValueError(
                 f"Linear({self.in_features}, {self.out_features}): input shape {x.shape} has last "
                 f"dimension {x.shape[-1] if x.ndim else None}, expected {self.in_features}"
             )
-        out = x @ self.weight
+        out = x.matmul(self.weight)
         return out + self.bias if self.bias is not None else out
 
-    def __repr__(self) -> str:
-        return f"Linear({self.in_features}, {self.out_features}, bias={self.bias is not None})"
+    def parameters(self):
+        return [self.weight] if self.bias is None else [self.weight, self.bias]
 
-
-def _uniform(bound: float, shape) -> np.ndarray:
-    return rng().uniform(-bound, bound, size=shape).astype(FLOAT)
+    def __repr__(self):
+        return (f"Linear(in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None})")
 
 
 class Dropout(Layer):
-    """Zero each element with probability ``p`` in training, scaling the rest by 1/(1-p).
+    """Zero each element with probability ``p`` and scale the rest by 1/(1-p), unless ``training=False``."""
 
-    ``forward(x, training=None)`` follows ``self.training`` (train()/eval()) unless told otherwise.
-    """
+    def __init__(self, p=0.5):
+        if not DROPOUT_MIN_PROB <= p <= DROPOUT_MAX_PROB:
+            raise ValueError(f"Dropout probability must be between {DROPOUT_MIN_PROB} and "
+                             f"{DROPOUT_MAX_PROB}, got {p}")
+        self.p = p
 
-    def __init__(self, p: float = 0.5):
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
-        self.p = float(p)
-
-    def forward(self, x: Tensor, training: bool | None = None) -> Tensor:
-        if not (self.training if training is None else training) or self.p == 0.0:
+    def forward(self, x, training=True):
+        if not training or self.p == DROPOUT_MIN_PROB:
             return x
-        if self.p == 1.0:
+        if self.p == DROPOUT_MAX_PROB:
             return x * np.zeros(x.shape, dtype=FLOAT)
-        keep = rng().random(x.shape, dtype=FLOAT) >= FLOAT(self.p)
-        return x * (keep * FLOAT(1.0 / (1.0 - self.p)))
+        keep_prob = 1.0 - self.p
+        mask = np.random.random(x.shape) < keep_prob
+        return x * (mask * FLOAT(1.0 / keep_prob))
 
-    def __repr__(self) -> str:
+    def __repr__(self):
         return f"Dropout(p={self.p})"
 
 
 class Sequential(Layer):
-    """Apply layers in order. ``Sequential(a, b)`` or ``Sequential([a, b])``."""
+    """Apply ``layers`` in order (not in the course; its profiler and pruning walk ``.layers``)."""
 
     def __init__(self, *layers):
         if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
@@ -134,18 +100,12 @@ class Sequential(Layer):
             x = layer(x)
         return x
 
-    def __getitem__(self, index):
-        return self.layers[index]
-
-    def __len__(self) -> int:
-        return len(self.layers)
-
-    def __iter__(self):
-        return iter(self.layers)
+    def parameters(self):
+        return [p for layer in self.layers for p in layer.parameters()]
 
 
 class Flatten(Layer):
-    """Flatten every dimension from ``start_dim`` on: (N, C, H, W) -> (N, C*H*W)."""
+    """Flatten every dimension from ``start_dim`` on: (N, C, H, W) -> (N, C*H*W) (not in the course)."""
 
     def __init__(self, start_dim: int = 1):
         self.start_dim = start_dim

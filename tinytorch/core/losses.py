@@ -1,12 +1,19 @@
-"""Loss functions: MSELoss, CrossEntropyLoss (on logits), BinaryCrossEntropyLoss (on probabilities)."""
+"""Loss functions, as the course defines them: MSELoss, CrossEntropyLoss (logits), BinaryCrossEntropyLoss.
+
+Each returns a 0-d float32 Tensor (mean over the batch) whose ``_grad_fn`` is the course's
+MSEBackward / CrossEntropyBackward / BCEBackward. Targets may be Tensors or arrays.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from tinytorch.core.tensor import FLOAT, Tensor
+from tinytorch.core.activations import ReLU  # noqa: F401 (names the course's module imports)
+from tinytorch.core.autograd import EPSILON, BCEBackward, CrossEntropyBackward, MSEBackward
+from tinytorch.core.layers import Linear  # noqa: F401
+from tinytorch.core.tensor import FLOAT, Tensor, _records
 
-BCE_EPS = 1e-7
+__all__ = ["log_softmax", "MSELoss", "CrossEntropyLoss", "BinaryCrossEntropyLoss", "EPSILON"]
 
 
 def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
@@ -20,18 +27,13 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
     return Tensor._from_op(data, (x,), backward, "log_softmax")
 
 
-def _values(x, who: str) -> np.ndarray:
-    if isinstance(x, Tensor):
-        return x.data
-    try:
-        return np.asarray(x)
-    except Exception as exc:  # noqa: BLE001 - re-raised with context
-        raise TypeError(f"{who}: expected a Tensor or array, got {type(x).__name__}") from exc
+def _values(x) -> np.ndarray:
+    return x.data if isinstance(x, Tensor) else np.asarray(x)
 
 
 def _class_ids(targets, logits_shape: tuple[int, ...]) -> np.ndarray:
     """Validate integer class targets for logits of shape (..., C) and return them as int64."""
-    t = _values(targets, "CrossEntropyLoss targets")
+    t = _values(targets)
     if t.shape != logits_shape[:-1]:
         raise ValueError(
             f"CrossEntropyLoss: targets shape {t.shape} must equal logits shape {logits_shape} without "
@@ -49,82 +51,56 @@ def _class_ids(targets, logits_shape: tuple[int, ...]) -> np.ndarray:
     return t
 
 
-class CrossEntropyLoss:
-    """Mean negative log-likelihood of integer ``targets`` under softmax(``logits``) over the last axis."""
+class _Loss:
+    def backward(self):
+        """Course API stub: call ``loss.backward()`` on the returned Tensor instead; returns None."""
 
-    def __call__(self, logits: Tensor, targets) -> Tensor:
+
+class MSELoss(_Loss):
+    """mean((predictions - targets)^2), broadcasting the two as numpy does (as the course)."""
+
+    def __call__(self, predictions, targets) -> Tensor:
+        return self.forward(predictions, targets)
+
+    def forward(self, predictions: Tensor, targets) -> Tensor:
+        diff = predictions.data - _values(targets)
+        out = Tensor._wrap(np.asarray(np.mean(diff * diff), dtype=FLOAT))
+        return out._attach(MSEBackward(predictions, targets)) if _records(predictions) else out
+
+
+class CrossEntropyLoss(_Loss):
+    """Mean negative log-likelihood of integer class ``targets`` under softmax(``logits``).
+
+    Logits are (N, C) as in the course; (..., C) logits with (...) targets are flattened first.
+    """
+
+    def __call__(self, logits, targets) -> Tensor:
         return self.forward(logits, targets)
 
     def forward(self, logits: Tensor, targets) -> Tensor:
         if logits.ndim < 1:
             raise ValueError(f"CrossEntropyLoss: logits need a class dimension, got shape {logits.shape}")
-        ids = _class_ids(targets, logits.shape)
-        z = logits.data.reshape(-1, logits.shape[-1])
-        flat_ids = ids.reshape(-1)
-        n = z.shape[0]
-        if n == 0:
+        ids = _class_ids(targets, logits.shape).reshape(-1)
+        if logits.ndim != 2:
+            logits = logits.reshape(-1, logits.shape[-1])
+        z = logits.data
+        if z.shape[0] == 0:
             raise ValueError("CrossEntropyLoss: empty batch")
         shifted = z - z.max(axis=1, keepdims=True)
         log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        rows = np.arange(n)
-        loss = -log_probs[rows, flat_ids].mean(dtype=FLOAT)
-
-        def backward(g):
-            grad = np.exp(log_probs)
-            grad[rows, flat_ids] -= 1
-            grad *= g * FLOAT(1.0 / n)
-            return (grad.reshape(logits.shape),)
-
-        return Tensor._from_op(np.asarray(loss, dtype=FLOAT), (logits,), backward, "cross_entropy")
+        out = Tensor._wrap(np.asarray(-log_probs[np.arange(len(ids)), ids].mean(), dtype=FLOAT))
+        return out._attach(CrossEntropyBackward(logits, ids)) if _records(logits) else out
 
 
-def _matching_target(pred: Tensor, target, who: str) -> np.ndarray:
-    t = _values(target, f"{who} target")
-    if t.shape != pred.shape:
-        if t.size != pred.size:
-            raise ValueError(f"{who}: prediction shape {pred.shape} and target shape {t.shape} differ")
-        t = t.reshape(pred.shape)  # e.g. (N, 1) predictions with (N,) targets
-    return t.astype(FLOAT, copy=False)
+class BinaryCrossEntropyLoss(_Loss):
+    """Mean binary cross-entropy of probabilities, clamped to [EPSILON, 1 - EPSILON] (1e-7)."""
 
+    def __call__(self, predictions, targets) -> Tensor:
+        return self.forward(predictions, targets)
 
-class MSELoss:
-    """Mean of (pred - target)^2. Targets of another shape but equal size are reshaped to pred's."""
-
-    def __call__(self, pred: Tensor, target) -> Tensor:
-        return self.forward(pred, target)
-
-    def forward(self, pred: Tensor, target) -> Tensor:
-        t = _matching_target(pred, target, "MSELoss")
-        diff = pred.data - t
-        scale = FLOAT(2.0 / max(diff.size, 1))
-        return Tensor._from_op(
-            np.asarray(np.mean(diff * diff), dtype=FLOAT), (pred,), lambda g: (g * scale * diff,), "mse"
-        )
-
-
-class BinaryCrossEntropyLoss:
-    """Mean binary cross-entropy of probabilities ``pred`` against 0/1 ``target``.
-
-    ``pred`` is clamped to [eps, 1 - eps] so saturated probabilities give a finite loss; the
-    gradient is evaluated at the clamped value (it stays finite and non-zero).
-    """
-
-    def __init__(self, eps: float = BCE_EPS):
-        self.eps = eps
-
-    def __call__(self, pred: Tensor, target) -> Tensor:
-        return self.forward(pred, target)
-
-    def forward(self, pred: Tensor, target) -> Tensor:
-        t = _matching_target(pred, target, "BinaryCrossEntropyLoss")
-        p = np.clip(pred.data, FLOAT(self.eps), FLOAT(1 - self.eps))
-        losses = -(t * np.log(p) + (1 - t) * np.log1p(-p))
-        scale = FLOAT(1.0 / max(p.size, 1))
-
-        def backward(g):
-            return (g * scale * (p - t) / (p * (1 - p)),)
-
-        return Tensor._from_op(np.asarray(losses.mean(), dtype=FLOAT), (pred,), backward, "bce")
-
-
-MeanSquaredError = MSELoss
+    def forward(self, predictions: Tensor, targets) -> Tensor:
+        y = _values(targets)
+        p = np.clip(predictions.data, FLOAT(EPSILON), FLOAT(1 - EPSILON))
+        losses = -(y * np.log(p) + (1 - y) * np.log(1 - p))
+        out = Tensor._wrap(np.asarray(np.mean(losses), dtype=FLOAT))
+        return out._attach(BCEBackward(predictions, targets)) if _records(predictions) else out

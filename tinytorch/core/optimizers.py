@@ -1,109 +1,145 @@
-"""Optimizers: SGD (momentum, weight decay), Adam (L2 weight decay) and AdamW (decoupled decay).
+"""Optimizers as the course defines them: SGD (momentum, weight decay), Adam (L2 decay), AdamW.
 
-Updates are in place on ``param.data``; parameters whose ``grad`` is None are skipped.
+The arithmetic follows the course's formulas in the same order (so the same gradients give the
+same float32 weights); updates are written into ``param.data`` in place. Parameters whose
+``grad`` is None are skipped.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from tinytorch.core.tensor import Tensor  # noqa: F401 (a name the course's module imports)
 
-def _grad_array(p) -> np.ndarray:
-    """The gradient as a float32 array (also when someone stored a Tensor in ``.grad``)."""
-    return np.asarray(p.grad, dtype=np.float32)
+DEFAULT_LEARNING_RATE_SGD = 0.01
+DEFAULT_LEARNING_RATE_ADAM = 0.001
+DEFAULT_MOMENTUM = 0.9
+DEFAULT_BETA1 = 0.9
+DEFAULT_BETA2 = 0.999
+DEFAULT_EPS = 1e-8
+DEFAULT_WEIGHT_DECAY_ADAMW = 0.01
+
+
+def _grad_array(param) -> np.ndarray:
+    """The gradient as an ndarray (also when someone stored a Tensor in ``.grad``)."""
+    grad = param.grad
+    return grad.data if hasattr(grad, "_grad_fn") else grad
 
 
 class Optimizer:
-    """Holds the parameter list; subclasses implement ``step``."""
+    """Holds ``params`` (each must require grad) and counts steps in ``step_count``."""
 
-    def __init__(self, params, lr: float):
-        self.params = list(params)
-        if not self.params:
-            raise ValueError(f"{type(self).__name__}: got an empty parameter list; pass model.parameters()")
-        if not lr > 0:
-            raise ValueError(f"{type(self).__name__}: lr must be positive, got {lr}")
-        self.lr = float(lr)
+    def __init__(self, params):
+        params = params if isinstance(params, list) else list(params)
+        for i, param in enumerate(params):
+            if not param.requires_grad:
+                raise ValueError(f"Parameter {i} does not require gradients. Set requires_grad=True.")
+        self.params = params
+        self.step_count = 0
 
-    def zero_grad(self) -> None:
-        for p in self.params:
-            p.grad = None
+    def zero_grad(self):
+        for param in self.params:
+            param.grad = None
 
-    def step(self) -> None:
-        raise NotImplementedError
+    def step(self):
+        raise NotImplementedError("Subclasses must implement step()")
 
 
 class SGD(Optimizer):
-    """v = momentum * v + (g + weight_decay * p);  p -= lr * v  (v = g on the first step)."""
+    """g += weight_decay * p;  buf = momentum * buf + g (buf starts at 0);  p -= lr * buf."""
 
-    def __init__(self, params, lr: float = 0.01, momentum: float = 0.0, weight_decay: float = 0.0):
-        super().__init__(params, lr)
-        self.momentum, self.weight_decay = float(momentum), float(weight_decay)
-        self.velocity: list[np.ndarray | None] = [None] * len(self.params)
+    def __init__(self, params, lr=DEFAULT_LEARNING_RATE_SGD, momentum=0.0, weight_decay=0.0):
+        super().__init__(params)
+        self.lr = lr
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.momentum_buffers = [None for _ in self.params]
 
-    def step(self) -> None:
-        for i, p in enumerate(self.params):
-            if p.grad is None:
+    def has_momentum(self) -> bool:
+        return self.momentum > 0
+
+    def get_momentum_state(self):
+        """Copies of the momentum buffers, or None without momentum."""
+        if not self.has_momentum():
+            return None
+        return [None if buf is None else buf.copy() for buf in self.momentum_buffers]
+
+    def set_momentum_state(self, state) -> None:
+        """Restore buffers saved by ``get_momentum_state`` (ignored without momentum)."""
+        if state is None or not self.has_momentum():
+            return
+        if len(state) != len(self.momentum_buffers):
+            raise ValueError(f"State length {len(state)} doesn't match optimizer parameters "
+                             f"{len(self.momentum_buffers)}")
+        for i, buf in enumerate(state):
+            if buf is not None:
+                self.momentum_buffers[i] = buf.copy()
+
+    def step(self):
+        for i, param in enumerate(self.params):
+            if param.grad is None:
                 continue
-            g = _grad_array(p)
-            if self.weight_decay:
-                g = g + np.float32(self.weight_decay) * p.data
-            if self.momentum:
-                if self.velocity[i] is None:
-                    self.velocity[i] = g.copy()
-                else:
-                    self.velocity[i] *= np.float32(self.momentum)
-                    self.velocity[i] += g
-                g = self.velocity[i]
-            p.data -= np.float32(self.lr) * g
+            grad = _grad_array(param)
+            if self.weight_decay != 0:
+                grad = grad + self.weight_decay * param.data
+            if self.momentum != 0:
+                buf = self.momentum_buffers[i]
+                buf = grad.copy() if buf is None else self.momentum * buf + grad
+                self.momentum_buffers[i] = grad = buf
+            param.data -= self.lr * grad
+        self.step_count += 1
 
 
 class Adam(Optimizer):
-    """Adam with bias correction; ``weight_decay`` adds an L2 term to the gradient (as torch.optim.Adam)."""
+    """Bias-corrected moments; weight decay is added to the gradient (L2)."""
 
-    decoupled = False
+    def __init__(self, params, lr=DEFAULT_LEARNING_RATE_ADAM, betas=(DEFAULT_BETA1, DEFAULT_BETA2),
+                 eps=DEFAULT_EPS, weight_decay=0.0):
+        super().__init__(params)
+        self.lr = lr
+        self.beta1, self.beta2 = betas
+        self.eps = eps
+        self.weight_decay = weight_decay
+        self.m_buffers = [None for _ in self.params]
+        self.v_buffers = [None for _ in self.params]
 
-    def __init__(self, params, lr: float = 0.001, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0):
-        super().__init__(params, lr)
-        self.beta1, self.beta2 = (float(b) for b in betas)
-        self.eps, self.weight_decay = float(eps), float(weight_decay)
-        self.m: list[np.ndarray | None] = [None] * len(self.params)
-        self.v: list[np.ndarray | None] = [None] * len(self.params)
-        self.steps = [0] * len(self.params)
+    def _update(self, i: int, param, grad: np.ndarray) -> None:
+        """p -= lr * m_hat / (sqrt(v_hat) + eps), the moments updated with ``grad``."""
+        if self.m_buffers[i] is None:
+            self.m_buffers[i] = np.zeros_like(param.data)
+            self.v_buffers[i] = np.zeros_like(param.data)
+        m, v = self.m_buffers[i], self.v_buffers[i]
+        m *= self.beta1
+        m += (1 - self.beta1) * grad
+        v *= self.beta2
+        v += (1 - self.beta2) * (grad * grad)
+        m_hat = m / (1 - self.beta1 ** self.step_count)
+        v_hat = v / (1 - self.beta2 ** self.step_count)
+        param.data -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
 
-    def step(self) -> None:
-        f32 = np.float32
-        for i, p in enumerate(self.params):
-            if p.grad is None:
+    def step(self):
+        self.step_count += 1
+        for i, param in enumerate(self.params):
+            if param.grad is None:
                 continue
-            g = _grad_array(p)
-            if self.weight_decay and self.decoupled:
-                p.data *= f32(1.0 - self.lr * self.weight_decay)
-            elif self.weight_decay:
-                g = g + f32(self.weight_decay) * p.data
-            if self.m[i] is None:
-                self.m[i] = np.zeros_like(p.data)
-                self.v[i] = np.zeros_like(p.data)
-            m, v = self.m[i], self.v[i]
-            self.steps[i] += 1
-            t = self.steps[i]
-            m *= f32(self.beta1)
-            m += f32(1.0 - self.beta1) * g
-            v *= f32(self.beta2)
-            v += f32(1.0 - self.beta2) * (g * g)
-            step_size = self.lr / (1.0 - self.beta1**t)
-            denom = np.sqrt(v) / f32(math.sqrt(1.0 - self.beta2**t))
-            denom += f32(self.eps)
-            p.data -= f32(step_size) * (m / denom)
+            grad = _grad_array(param)
+            if self.weight_decay != 0:
+                grad = grad + self.weight_decay * param.data
+            self._update(i, param, grad)
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay: p *= (1 - lr * weight_decay) before the Adam update."""
+    """Adam without L2 in the gradient; after each update ``p *= 1 - lr * weight_decay`` (course order)."""
 
-    decoupled = True
-
-    def __init__(self, params, lr: float = 0.001, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.01):
+    def __init__(self, params, lr=DEFAULT_LEARNING_RATE_ADAM, betas=(DEFAULT_BETA1, DEFAULT_BETA2),
+                 eps=DEFAULT_EPS, weight_decay=DEFAULT_WEIGHT_DECAY_ADAMW):
         super().__init__(params, lr, betas, eps, weight_decay)
+
+    def step(self):
+        self.step_count += 1
+        for i, param in enumerate(self.params):
+            if param.grad is None:
+                continue
+            self._update(i, param, _grad_array(param))
+            if self.weight_decay != 0:
+                param.data *= 1 - self.lr * self.weight_decay

@@ -1,10 +1,10 @@
-"""Spatial layers for NCHW images: Conv2d, MaxPool2d, AvgPool2d, BatchNorm2d, Flatten.
+"""Spatial layers for NCHW images, as the course defines them: Conv2d, MaxPool2d, AvgPool2d,
+BatchNorm2d, SimpleCNN, and the Conv2dBackward / MaxPool2dBackward functions.
 
-Flatten is re-exported from tinytorch.core.layers. Every other layer is one fused op with a
-hand-written, vectorised backward:
-- convolution is im2col (numpy stride tricks) + ONE GEMM; its backward is one GEMM per
-  gradient plus col2im, which loops only over the kh*kw kernel offsets, never over pixels;
-- pooling reads the same strided windows and scatters gradients back with the same col2im.
+Same results as the course's loops, vectorised: convolution is im2col (a strided view, one copy)
+and ONE GEMM; pooling reads the same strided windows; backward passes scatter back with
+``_col2im``, which loops only over the kh*kw kernel offsets. Stride and padding may be ints (as
+the course) or pairs.
 """
 
 from __future__ import annotations
@@ -12,63 +12,49 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from tinytorch.core.layers import Flatten, Layer
-from tinytorch.core.random import rng
-from tinytorch.core.tensor import Tensor
+from tinytorch.core.autograd import Function
+from tinytorch.core.layers import Layer
+from tinytorch.core.tensor import Tensor, _records
 
-__all__ = [
-    "Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm2d", "Flatten",
-    "Conv2D", "MaxPool2D", "AvgPool2D", "im2col", "col2im",
-]
+DEFAULT_KERNEL_SIZE = 3
+DEFAULT_STRIDE = 1
+DEFAULT_PADDING = 0
 
 
-def _pair(value, what: str) -> tuple[int, int]:
-    """Turn an int or a 2-sequence into a pair of non-negative ints."""
+def _pair(value) -> tuple[int, int]:
     pair = (value, value) if np.isscalar(value) else tuple(value)
     if len(pair) != 2 or any(int(v) != v or v < 0 for v in pair):
-        raise ValueError(f"{what} must be a non-negative int or a pair of them, got {value!r}")
+        raise ValueError(f"expected a non-negative int or a pair of them, got {value!r}")
     return int(pair[0]), int(pair[1])
 
 
-def _as_tensor(x) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(np.asarray(x, dtype=np.float32))
-
-
-def _check_nchw(x: Tensor, layer: str, channels: int | None = None) -> None:
+def _check_nchw(x: Tensor) -> None:
     if x.data.ndim != 4:
-        raise ValueError(f"{layer} expects NCHW input with 4 dims, got shape {x.shape}; "
-                         "add a batch axis with x.reshape(1, C, H, W)")
-    if channels is not None and x.shape[1] != channels:
-        raise ValueError(f"{layer} expects {channels} input channels (axis 1 of NCHW), "
-                         f"got shape {x.shape}")
+        raise ValueError(f"Expected 4D input (batch, channels, height, width), got {x.shape}")
 
 
-def _output_size(size: int, kernel: int, stride: int, layer: str, axis: str) -> int:
-    if size < kernel:
-        raise ValueError(f"{layer}: input {axis} {size} (after padding) is smaller than the "
-                         f"kernel {kernel}; use a smaller kernel or more padding")
-    return (size - kernel) // stride + 1
+def _pad(data: np.ndarray, padding, value: float = 0.0) -> np.ndarray:
+    ph, pw = _pair(padding)
+    return np.pad(data, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value) if ph or pw else data
 
 
-def im2col(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:
+def _windows(xp: np.ndarray, kernel, stride) -> np.ndarray:
     """Strided view of all windows: (N, C, H, W) -> (N, C, Ho, Wo, kh, kw), no copy."""
-    n, c, h, w = x.shape
-    kh, kw = kernel
-    sh, sw = stride
+    n, c, h, w = xp.shape
+    (kh, kw), (sh, sw) = kernel, _pair(stride)
     ho, wo = (h - kh) // sh + 1, (w - kw) // sw + 1
-    s = x.strides
-    return as_strided(x, shape=(n, c, ho, wo, kh, kw),
+    if ho < 1 or wo < 1:
+        raise ValueError(f"input of spatial size {(h, w)} (after padding) is smaller than the kernel "
+                         f"{(kh, kw)}")
+    s = xp.strides
+    return as_strided(xp, shape=(n, c, ho, wo, kh, kw),
                       strides=(s[0], s[1], s[2] * sh, s[3] * sw, s[2], s[3]), writeable=False)
 
 
-def col2im(cols: np.ndarray, image_shape: tuple[int, ...], stride: tuple[int, int]) -> np.ndarray:
-    """Adjoint of im2col, taking OFFSET-MAJOR cols: (kh, kw, A, B, Ho, Wo) -> (A, B, H, W).
-
-    (A, B) is (N, C) or (C, N): any two leading axes are carried through. Loops over the kh*kw
-    kernel offsets only; each step adds one contiguous (A, B, Ho, Wo) slab into a strided window.
-    """
-    kh, kw, a, b, ho, wo = cols.shape
-    sh, sw = stride
+def _col2im(cols: np.ndarray, image_shape, stride) -> np.ndarray:
+    """Adjoint of ``_windows`` for OFFSET-MAJOR cols (kh, kw, A, B, Ho, Wo) -> (A, B, H, W)."""
+    kh, kw, _, _, ho, wo = cols.shape
+    sh, sw = _pair(stride)
     out = np.zeros(image_shape, dtype=np.float32)
     for i in range(kh):
         for j in range(kw):
@@ -76,200 +62,256 @@ def col2im(cols: np.ndarray, image_shape: tuple[int, ...], stride: tuple[int, in
     return out
 
 
-class Conv2d(Layer):
-    """2-D convolution on NCHW input; weight (out_channels, in_channels, kh, kw), bias (out_channels,).
+def _unpad(grad: np.ndarray, padding, x_shape) -> np.ndarray:
+    ph, pw = _pair(padding)
+    return np.ascontiguousarray(grad[:, :, ph:ph + x_shape[2], pw:pw + x_shape[3]])
 
-    Initialised like PyTorch: uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)) from tinytorch's seeded rng.
+
+def _conv_rows(xp: np.ndarray, kernel, stride) -> tuple[np.ndarray, int, int]:
+    """One im2col row per output pixel, columns ordered (kh, kw, C): (N*Ho*Wo, kh*kw*C)."""
+    # Read from a channels-last copy: each row is then made of contiguous runs of kw*C floats.
+    channels_last = np.ascontiguousarray(xp.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    windows = _windows(channels_last, kernel, stride)
+    n, c, ho, wo, kh, kw = windows.shape
+    return windows.transpose(0, 2, 3, 4, 5, 1).reshape(n * ho * wo, kh * kw * c), ho, wo
+
+
+def _weight_matrix(weight: np.ndarray) -> np.ndarray:
+    """(O, C, kh, kw) -> (O, kh*kw*C), matching the columns of ``_conv_rows``."""
+    return weight.transpose(0, 2, 3, 1).reshape(weight.shape[0], -1)
+
+
+class Conv2dBackward(Function):
+    """Gradients of a convolution w.r.t. its input, weight and bias (course signature)."""
+
+    def __init__(self, x, weight, bias, stride, padding, kernel_size, padded_shape):
+        if bias is not None:
+            super().__init__(x, weight, bias)
+        else:
+            super().__init__(x, weight)
+        self.x, self.weight, self.bias = x, weight, bias
+        self.stride, self.padding = stride, padding
+        self.kernel_size, self.padded_shape = tuple(kernel_size), tuple(padded_shape)
+        self.cols = None  # the forward's im2col rows, when it kept them
+
+    def apply(self, grad_output):
+        n, c, hp, wp = self.padded_shape
+        kh, kw = self.kernel_size
+        out_channels, ho, wo = grad_output.shape[1:]
+        cols = self.cols
+        if cols is None:
+            cols = _conv_rows(_pad(self.x.data, self.padding), self.kernel_size, self.stride)[0]
+        g_t = grad_output.transpose(1, 0, 2, 3).reshape(out_channels, -1)  # (O, N*Ho*Wo)
+        grad_w = (g_t @ cols).reshape(out_channels, kh, kw, c).transpose(0, 3, 1, 2)
+        grad_b = g_t.sum(axis=1) if self.bias is not None else None
+        grad_x = None
+        if self.x.requires_grad:
+            # Offset-major (kh, kw, C, N, Ho, Wo) so _col2im adds contiguous slabs, into (C, N, H, W).
+            dcols = (_weight_matrix(self.weight.data).T @ g_t).reshape(kh, kw, c, n, ho, wo)
+            grad_xp = _col2im(dcols, (c, n, hp, wp), self.stride).transpose(1, 0, 2, 3)
+            grad_x = _unpad(grad_xp, self.padding, self.x.shape)
+        return grad_x, grad_w, grad_b
+
+
+class Conv2d(Layer):
+    """2-D convolution; ``weight`` (out_channels, in_channels, kh, kw), ``bias`` (out_channels,).
+
+    Initialised as the course: He-normal weight ``np.random.normal(0, sqrt(2 / fan_in))``, zero bias.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 bias: bool = True):
-        super().__init__()
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size = _pair(kernel_size, "Conv2d kernel_size")
-        self.stride = _pair(stride, "Conv2d stride")
-        self.padding = _pair(padding, "Conv2d padding")
-        if min(self.kernel_size) < 1 or min(self.stride) < 1:
-            raise ValueError(f"Conv2d kernel_size and stride must be >= 1, got {kernel_size!r}, {stride!r}")
-        kh, kw = self.kernel_size
-        bound = 1.0 / np.sqrt(in_channels * kh * kw)
-        shape = (out_channels, in_channels, kh, kw)
-        self.weight = Tensor(rng().uniform(-bound, bound, shape).astype(np.float32), requires_grad=True)
-        self.bias = (Tensor(rng().uniform(-bound, bound, out_channels).astype(np.float32),
-                            requires_grad=True) if bias else None)
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True):
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
+        self.stride = stride
+        self.padding = padding
+        kernel_h, kernel_w = self.kernel_size
+        std = np.sqrt(2.0 / (in_channels * kernel_h * kernel_w))
+        shape = (out_channels, in_channels, kernel_h, kernel_w)
+        self.weight = Tensor(np.random.normal(0, std, shape), requires_grad=True)
+        self.bias = Tensor(np.zeros(out_channels), requires_grad=True) if bias else None
 
-    def forward(self, x) -> Tensor:
-        x = _as_tensor(x)
-        _check_nchw(x, "Conv2d", self.in_channels)
-        ph, pw = self.padding
-        xp = np.pad(x.data, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x.data
-        n, c, hp, wp = xp.shape
-        kh, kw = self.kernel_size
-        ho = _output_size(hp, kh, self.stride[0], "Conv2d", "height")
-        wo = _output_size(wp, kw, self.stride[1], "Conv2d", "width")
-        # One row per output pixel, ordered (kh, kw, C): read from a channels-last copy, each row is
-        # made of contiguous runs of kw*C floats, which makes the im2col copy several times faster.
-        channels_last = np.ascontiguousarray(xp.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
-        cols = im2col(channels_last, self.kernel_size, self.stride).transpose(0, 2, 3, 4, 5, 1)
-        cols = cols.reshape(n * ho * wo, kh * kw * c)
-        w_mat = self.weight.data.transpose(0, 2, 3, 1).reshape(self.out_channels, -1)
-        out = cols @ w_mat.T
+    def forward(self, x):
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        _check_nchw(x)
+        if x.shape[1] != self.in_channels:
+            raise ValueError(f"Conv2d expects {self.in_channels} input channels, got input shape {x.shape}")
+        xp = _pad(x.data, self.padding)
+        cols, ho, wo = _conv_rows(xp, self.kernel_size, self.stride)
+        out = cols @ _weight_matrix(self.weight.data).T
         if self.bias is not None:
             out += self.bias.data
-        out = out.reshape(n, ho, wo, self.out_channels).transpose(0, 3, 1, 2)
-        out = np.ascontiguousarray(out, dtype=np.float32)
+        out = np.ascontiguousarray(out.reshape(x.shape[0], ho, wo, self.out_channels).transpose(0, 3, 1, 2))
+        result = Tensor._wrap(out)
+        parents = (x, self.weight) if self.bias is None else (x, self.weight, self.bias)
+        if not _records(*parents):
+            return result
+        fn = Conv2dBackward(x, self.weight, self.bias, self.stride, self.padding, self.kernel_size, xp.shape)
+        fn.cols = cols
+        return result._attach(fn)
 
-        def backward(grad):
-            g_t = grad.transpose(1, 0, 2, 3).reshape(self.out_channels, -1)  # (O, N*Ho*Wo)
-            grad_w = grad_b = grad_x = None
-            if self.weight.requires_grad:
-                grad_w = (g_t @ cols).reshape(self.out_channels, kh, kw, c).transpose(0, 3, 1, 2)
-            if self.bias is not None and self.bias.requires_grad:
-                grad_b = g_t.sum(axis=1)
-            if x.requires_grad:
-                # Offset-major (kh, kw, C, N, Ho, Wo) so col2im adds contiguous slabs, into (C, N, H, W).
-                dcols = (w_mat.T @ g_t).reshape(kh, kw, c, n, ho, wo)
-                grad_xp = col2im(dcols, (c, n, hp, wp), self.stride).transpose(1, 0, 2, 3)
-                grad_x = np.ascontiguousarray(grad_xp[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]])
-            return (grad_x, grad_w, grad_b) if self.bias is not None else (grad_x, grad_w)
+    def parameters(self):
+        return [self.weight] if self.bias is None else [self.weight, self.bias]
 
-        parents = (x, self.weight, self.bias) if self.bias is not None else (x, self.weight)
-        return Tensor._from_op(out, parents, backward, "conv2d")
-
-    def __repr__(self) -> str:
+    def __repr__(self):
         return (f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}, padding={self.padding})")
 
 
-class _Pool2d(Layer):
-    """Shared window bookkeeping of the pools: kernel, stride (default = kernel), padding."""
+def _max_windows(xp: np.ndarray, kernel, stride) -> tuple[np.ndarray, np.ndarray]:
+    """Max of every window and the flat index (row-major, first of ties) where it sits."""
+    windows = _windows(xp, kernel, stride)
+    n, c, ho, wo, kh, kw = windows.shape
+    flat = windows.reshape(n, c, ho, wo, kh * kw)
+    arg = flat.argmax(axis=-1)
+    return np.take_along_axis(flat, arg[..., None], axis=-1)[..., 0], arg
 
-    name = "Pool2d"
+
+class MaxPool2dBackward(Function):
+    """The gradient of each window goes to its (first) maximum (course signature)."""
+
+    def __init__(self, x, output_shape, kernel_size, stride, padding):
+        super().__init__(x)
+        self.x = x
+        self.output_shape = tuple(output_shape)
+        self.kernel_size, self.stride, self.padding = tuple(kernel_size), stride, padding
+        self.argmax = None  # the forward's window argmax, when it kept it
+
+    def apply(self, grad_output):
+        xp = _pad(self.x.data, self.padding, -np.inf)
+        arg = self.argmax if self.argmax is not None else _max_windows(xp, self.kernel_size, self.stride)[1]
+        kh, kw = self.kernel_size
+        n, c, ho, wo = self.output_shape
+        dwin = np.zeros((kh * kw, n, c, ho, wo), dtype=np.float32)
+        np.put_along_axis(dwin, arg[None], grad_output[None], axis=0)
+        grad_xp = _col2im(dwin.reshape(kh, kw, n, c, ho, wo), xp.shape, self.stride)
+        return (_unpad(grad_xp, self.padding, self.x.shape),)
+
+
+class _Pool2d(Layer):
+    """Window bookkeeping of the pools: kernel, stride (default: the kernel's height), padding."""
 
     def __init__(self, kernel_size, stride=None, padding=0):
-        super().__init__()
-        self.kernel_size = _pair(kernel_size, f"{self.name} kernel_size")
-        self.stride = self.kernel_size if stride is None else _pair(stride, f"{self.name} stride")
-        self.padding = _pair(padding, f"{self.name} padding")
-        if min(self.kernel_size) < 1 or min(self.stride) < 1:
-            raise ValueError(f"{self.name} kernel_size and stride must be >= 1, "
-                             f"got {kernel_size!r}, {stride!r}")
+        self.kernel_size = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
+        self.stride = self.kernel_size[0] if stride is None else stride
+        self.padding = padding
 
-    def _windows(self, x: Tensor, pad_value: float):
-        _check_nchw(x, self.name)
-        ph, pw = self.padding
-        xp = x.data
-        if ph or pw:
-            xp = np.pad(xp, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=pad_value)
-        _output_size(xp.shape[2], self.kernel_size[0], self.stride[0], self.name, "height")
-        _output_size(xp.shape[3], self.kernel_size[1], self.stride[1], self.name, "width")
-        return xp.shape, im2col(xp, self.kernel_size, self.stride)
-
-    def _unpad(self, grad_xp: np.ndarray, x: Tensor) -> np.ndarray:
-        ph, pw = self.padding
-        return grad_xp[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]]
-
-    def __repr__(self) -> str:
-        return f"{self.name}(kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding})"
+    def __repr__(self):
+        return (f"{type(self).__name__}(kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"padding={self.padding})")
 
 
 class MaxPool2d(_Pool2d):
-    """Max over each window; the gradient goes to the first maximum of a window (ties: lowest index)."""
+    """Max over each window (padding counts as -inf)."""
 
-    name = "MaxPool2d"
-
-    def forward(self, x) -> Tensor:
-        x = _as_tensor(x)
-        padded_shape, windows = self._windows(x, pad_value=-np.inf)
-        n, c, ho, wo, kh, kw = windows.shape
-        flat = windows.reshape(n, c, ho, wo, kh * kw)
-        arg = flat.argmax(axis=-1)[..., None]
-        out = np.take_along_axis(flat, arg, axis=-1)[..., 0]
-
-        def backward(grad):
-            dwin = np.zeros((kh * kw, n, c, ho, wo), dtype=np.float32)
-            np.put_along_axis(dwin, arg[None, ..., 0], grad[None], axis=0)
-            grad_xp = col2im(dwin.reshape(kh, kw, n, c, ho, wo), padded_shape, self.stride)
-            return (self._unpad(grad_xp, x),)
-
-        return Tensor._from_op(out.astype(np.float32), (x,), backward, "maxpool2d")
+    def forward(self, x):
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        _check_nchw(x)
+        out, arg = _max_windows(_pad(x.data, self.padding, -np.inf), self.kernel_size, self.stride)
+        result = Tensor._wrap(np.ascontiguousarray(out))
+        if not _records(x):
+            return result
+        fn = MaxPool2dBackward(x, out.shape, self.kernel_size, self.stride, self.padding)
+        fn.argmax = arg
+        return result._attach(fn)
 
 
 class AvgPool2d(_Pool2d):
-    """Mean over each window (zero padding counts towards the mean, like PyTorch's default)."""
+    """Mean over each window (zero padding counts towards the mean); differentiable (the course's is not)."""
 
-    name = "AvgPool2d"
-
-    def forward(self, x) -> Tensor:
-        x = _as_tensor(x)
-        padded_shape, windows = self._windows(x, pad_value=0.0)
+    def forward(self, x):
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        _check_nchw(x)
+        xp = _pad(x.data, self.padding)
+        windows = _windows(xp, self.kernel_size, self.stride)
         n, c, ho, wo, kh, kw = windows.shape
-        out = windows.mean(axis=(4, 5), dtype=np.float32)
 
         def backward(grad):
-            share = (grad / (kh * kw)).astype(np.float32)
-            dwin = np.broadcast_to(share, (kh, kw, n, c, ho, wo))
-            return (self._unpad(col2im(dwin, padded_shape, self.stride), x),)
+            share = np.broadcast_to((grad / (kh * kw)).astype(np.float32), (kh, kw, n, c, ho, wo))
+            return (_unpad(_col2im(share, xp.shape, self.stride), self.padding, x.shape),)
 
-        return Tensor._from_op(out, (x,), backward, "avgpool2d")
+        return Tensor._from_op(windows.mean(axis=(4, 5), dtype=np.float32), (x,), backward, "avgpool2d")
 
 
 class BatchNorm2d(Layer):
-    """Batch normalisation over (N, H, W) per channel, with learnable gamma/beta.
+    """Per-channel batch normalisation with learnable ``gamma``/``beta`` (as the course).
 
-    Training mode normalises with the batch statistics and updates the running ones
-    (running = (1 - momentum) * running + momentum * batch, unbiased batch variance, as PyTorch);
-    eval mode normalises with the running statistics.
+    Training mode normalises with the batch statistics and updates ``running_mean``/``running_var``
+    (biased batch variance, ``running = (1 - momentum) * running + momentum * batch``); ``eval()``
+    uses the running statistics. Differentiable (the course's is not).
     """
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1):
-        super().__init__()
-        if not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"BatchNorm2d momentum must be in [0, 1], got {momentum}")
-        self.num_features, self.eps, self.momentum = int(num_features), float(eps), float(momentum)
-        self.gamma = Tensor(np.ones(num_features, dtype=np.float32), requires_grad=True)
-        self.beta = Tensor(np.zeros(num_features, dtype=np.float32), requires_grad=True)
+    def __init__(self, num_features, eps=1e-5, momentum=0.1):
+        self.num_features = num_features
+        self.eps = eps
+        self.momentum = momentum
+        self.gamma = Tensor(np.ones(num_features), requires_grad=True)
+        self.beta = Tensor(np.zeros(num_features), requires_grad=True)
         self.running_mean = np.zeros(num_features, dtype=np.float32)
         self.running_var = np.ones(num_features, dtype=np.float32)
+        self.training = True
 
-    def forward(self, x) -> Tensor:
-        x = _as_tensor(x)
-        _check_nchw(x, "BatchNorm2d", self.num_features)
+    def train(self):
+        self.training = True
+        return self
+
+    def eval(self):
+        self.training = False
+        return self
+
+    def forward(self, x):
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        _check_nchw(x)
+        if x.shape[1] != self.num_features:
+            raise ValueError(f"Expected {self.num_features} channels, got {x.shape[1]}")
         axes = (0, 2, 3)
-        training = getattr(self, "training", True)
+        training = self.training
         if training:
-            count = x.data.size // self.num_features
-            if count < 2:
-                raise ValueError(f"BatchNorm2d in training mode needs more than one value per channel, "
-                                 f"got input shape {x.shape}; use a bigger batch or call .eval()")
-            mean = x.data.mean(axis=axes)
-            var = x.data.var(axis=axes)
+            mean, var = x.data.mean(axis=axes), x.data.var(axis=axes)
             m = self.momentum
             self.running_mean = ((1 - m) * self.running_mean + m * mean).astype(np.float32)
-            self.running_var = ((1 - m) * self.running_var + m * var * count / (count - 1)).astype(np.float32)
+            self.running_var = ((1 - m) * self.running_var + m * var).astype(np.float32)
         else:
             mean, var = self.running_mean, self.running_var
-        inv_std = (1.0 / np.sqrt(var + self.eps)).astype(np.float32)
-        x_hat = (x.data - mean[None, :, None, None]) * inv_std[None, :, None, None]
-        out = x_hat * self.gamma.data[None, :, None, None] + self.beta.data[None, :, None, None]
+        inv_std = (1.0 / np.sqrt(var + self.eps)).astype(np.float32)[None, :, None, None]
+        x_hat = (x.data - mean[None, :, None, None]) * inv_std
+        gamma = self.gamma.data[None, :, None, None]
+        out = x_hat * gamma + self.beta.data[None, :, None, None]
 
         def backward(grad):
-            grad_gamma = (grad * x_hat).sum(axis=axes)
-            grad_beta = grad.sum(axis=axes)
-            g_hat = grad * self.gamma.data[None, :, None, None]
-            if training:
-                # d/dx of (x - mean) * inv_std with batch statistics.
-                grad_x = (g_hat - g_hat.mean(axis=axes, keepdims=True)
-                          - x_hat * (g_hat * x_hat).mean(axis=axes, keepdims=True))
-                grad_x = grad_x * inv_std[None, :, None, None]
-            else:
-                grad_x = g_hat * inv_std[None, :, None, None]
-            return grad_x.astype(np.float32), grad_gamma, grad_beta
+            g_hat = grad * gamma
+            if training:  # d/dx of (x - mean) * inv_std with batch statistics
+                g_hat = (g_hat - g_hat.mean(axis=axes, keepdims=True)
+                         - x_hat * (g_hat * x_hat).mean(axis=axes, keepdims=True))
+            return g_hat * inv_std, (grad * x_hat).sum(axis=axes), grad.sum(axis=axes)
 
         return Tensor._from_op(out.astype(np.float32), (x, self.gamma, self.beta), backward, "batchnorm2d")
 
-    def __repr__(self) -> str:
-        return f"BatchNorm2d({self.num_features}, eps={self.eps}, momentum={self.momentum})"
+    def parameters(self):
+        return [self.gamma, self.beta]
 
 
-Conv2D, MaxPool2D, AvgPool2D = Conv2d, MaxPool2d, AvgPool2d
+class SimpleCNN(Layer):
+    """The course's example CNN: conv(3->16) relu pool, conv(16->32) relu pool, flattened features.
+
+    For 3x32x32 input the features are (N, 32 * 8 * 8); ``num_classes`` is stored for a head.
+    """
+
+    def __init__(self, num_classes=10):
+        self.conv1 = Conv2d(in_channels=3, out_channels=16, kernel_size=3, padding=1)
+        self.pool1 = MaxPool2d(kernel_size=2, stride=2)
+        self.conv2 = Conv2d(in_channels=16, out_channels=32, kernel_size=3, padding=1)
+        self.pool2 = MaxPool2d(kernel_size=2, stride=2)
+        self.flattened_size = 32 * 8 * 8
+        self.num_classes = num_classes
+
+    def relu(self, x):
+        return x.relu()
+
+    def forward(self, x):
+        x = self.pool1(self.relu(self.conv1(x)))
+        x = self.pool2(self.relu(self.conv2(x)))
+        return x.reshape(x.shape[0], -1)
+
+    def parameters(self):
+        return self.conv1.parameters() + self.conv2.parameters()

@@ -1,8 +1,10 @@
 """Tensor: a float32 numpy array that records the ops applied to it, for reverse-mode autograd.
 
-Every differentiable op is built with ``Tensor._from_op(data, parents, backward, name)``, where
-``backward(grad_out)`` returns one gradient per parent (that parent's shape, or ``None``).
-Gradients passed to ``backward`` may be read-only views: never modify them in place.
+The course's ops (``+ - * /``, ``matmul``, indexing, ``reshape``, ``transpose``, ``sum``) record the
+course's ``Function`` classes from ``tinytorch.core.autograd``; the other ops are built with
+``Tensor._from_op(data, parents, backward, name)``, where ``backward(grad_out)`` returns one gradient
+per parent (that parent's shape, or ``None``). Gradients passed to ``backward`` may be read-only
+views: never modify them in place. Op results may share memory with their inputs.
 """
 
 from __future__ import annotations
@@ -12,22 +14,30 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from tinytorch.core import autograd
+from tinytorch.core.autograd import (
+    AddBackward,
+    DivBackward,
+    FunctionBackward,
+    MatmulBackward,
+    MulBackward,
+    PermuteBackward,
+    ReshapeBackward,
+    SliceBackward,
+    SubBackward,
+    SumBackward,
+    TransposeBackward,
+    sigmoid_array,
+    unbroadcast,
+)
+
+BYTES_PER_FLOAT32 = 4
+KB_TO_BYTES = 1024
+MB_TO_BYTES = 1024 * 1024
 
 FLOAT = np.float32
 
-
-def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Sum ``grad`` over the axes that broadcasting added or stretched, giving an array of ``shape``."""
-    shape = tuple(shape)
-    if grad.shape == shape:
-        return grad
-    extra = grad.ndim - len(shape)
-    if extra > 0:
-        grad = grad.sum(axis=tuple(range(extra)))
-    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    if stretched:
-        grad = grad.sum(axis=stretched, keepdims=True)
-    return grad.reshape(shape)
+__all__ = ["Tensor", "matmul", "concatenate", "cat", "stack", "unbroadcast",
+           "BYTES_PER_FLOAT32", "KB_TO_BYTES", "MB_TO_BYTES"]
 
 
 def _as_array(value) -> np.ndarray:
@@ -41,6 +51,11 @@ def _as_tensor(value) -> Tensor:
     return value if isinstance(value, Tensor) else Tensor(value)
 
 
+def _records(*tensors: Tensor) -> bool:
+    """Whether an op on ``tensors`` must record the graph."""
+    return autograd._grad_enabled and any(t.requires_grad for t in tensors)
+
+
 def _normalize_axes(axis, ndim: int) -> tuple[int, ...]:
     if axis is None:
         return tuple(range(ndim))
@@ -51,41 +66,41 @@ def _normalize_axes(axis, ndim: int) -> tuple[int, ...]:
     return tuple(sorted(int(a) % max(ndim, 1) for a in axes))
 
 
-def _expand_reduced(grad: np.ndarray, axes: tuple[int, ...], keepdims: bool, shape) -> np.ndarray:
-    """Broadcast the gradient of a reduction back to the input ``shape``."""
-    if not keepdims:
-        grad = np.expand_dims(grad, axes) if axes else grad
-    return np.broadcast_to(grad, shape)
-
-
-def _pick_axis(axis, dim):
-    return dim if axis is None else axis
-
-
-def _broadcast_error(op: str, a: Tensor, b: Tensor) -> ValueError:
-    return ValueError(
-        f"{op}: shapes {a.shape} and {b.shape} cannot be broadcast together "
-        "(each trailing dimension must match or be 1); reshape one operand first"
-    )
+def _broadcast(op: str, fn, a: Tensor, b: Tensor) -> np.ndarray:
+    try:
+        return fn(a.data, b.data)
+    except ValueError:
+        raise ValueError(
+            f"{op}: shapes {a.shape} and {b.shape} cannot be broadcast together "
+            "(each trailing dimension must match or be 1); reshape one operand first"
+        ) from None
 
 
 class Tensor:
     """An n-dimensional float32 array with gradient tracking."""
 
     __array_priority__ = 1000  # so that ndarray (op) Tensor defers to Tensor's reflected op
-    __hash__ = object.__hash__
 
-    def __init__(self, data, requires_grad: bool = False):
-        array = _as_array(data)
-        if isinstance(data, Tensor) or array is data:
-            array = array.copy()  # never alias the caller's array
-        self._data = array
+    def __init__(self, data, requires_grad=False):
+        self._data = np.array(data.data if isinstance(data, Tensor) else data, dtype=FLOAT)
         self.requires_grad = bool(requires_grad)
         self.grad: np.ndarray | None = None
-        self._parents: tuple[Tensor, ...] = ()
-        self._backward: Callable | None = None
-        self._op = ""
-        self._retains_grad = False
+        self._grad_fn = None
+
+    @classmethod
+    def _wrap(cls, data) -> Tensor:
+        """A tensor holding ``data`` without copying it and without a graph."""
+        out = cls.__new__(cls)
+        out._data = data if isinstance(data, np.ndarray) and data.dtype == FLOAT else _as_array(data)
+        out.requires_grad = False
+        out.grad = None
+        out._grad_fn = None
+        return out
+
+    def _attach(self, grad_fn) -> Tensor:
+        self.requires_grad = True
+        self._grad_fn = grad_fn
+        return self
 
     @classmethod
     def _from_op(
@@ -96,19 +111,9 @@ class Tensor:
         name: str,
     ) -> Tensor:
         """The result of a differentiable op; records the graph only when it is needed."""
-        out = cls.__new__(cls)
-        out._data = data if isinstance(data, np.ndarray) and data.dtype == FLOAT else _as_array(data)
-        out.grad = None
-        out._op = name
-        out._retains_grad = False
-        if autograd.is_grad_enabled() and any(p.requires_grad for p in parents):
-            out.requires_grad = True
-            out._parents = parents
-            out._backward = backward
-        else:
-            out.requires_grad = False
-            out._parents = ()
-            out._backward = None
+        out = cls._wrap(data)
+        if _records(*parents):
+            out._attach(FunctionBackward(backward, name, *parents))
         return out
 
     # ----------------------------------------------------------------- basics
@@ -123,33 +128,31 @@ class Tensor:
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def size(self) -> int:
-        return self.data.size
+        return self._data.size
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def T(self) -> Tensor:
-        """Transpose of the last two dimensions (a no-op copy for 0-D and 1-D tensors)."""
-        return self.transpose() if self.ndim >= 2 else self.reshape(self.shape)
-
-    def __len__(self) -> int:
-        if self.ndim == 0:
-            raise TypeError("len() of a 0-d Tensor")
-        return self.shape[0]
+        """Transpose of the last two dimensions."""
+        return self.transpose()
 
     def __repr__(self) -> str:
-        grad = ", requires_grad=True" if self.requires_grad else ""
-        return f"Tensor({np.array2string(self.data, threshold=20)}, shape={self.shape}{grad})"
+        grad_info = f", requires_grad={self.requires_grad}" if self.requires_grad else ""
+        return f"Tensor(data={self.data}, shape={self.shape}{grad_info})"
+
+    def __str__(self) -> str:
+        return f"Tensor({self.data})"
 
     def numpy(self) -> np.ndarray:
         return self.data
@@ -165,95 +168,64 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A new tensor sharing this data, cut from the graph."""
-        out = Tensor.__new__(Tensor)
-        out._data, out.requires_grad, out.grad = self._data, False, None
-        out._parents, out._backward, out._op, out._retains_grad = (), None, "", False
-        return out
-
-    def retain_grad(self) -> None:
-        """Also store ``.grad`` on this non-leaf tensor during backward."""
-        self._retains_grad = True
+        return Tensor._wrap(self._data)
 
     def zero_grad(self) -> None:
         self.grad = None
 
-    def backward(self, grad=None) -> None:
-        """Compute gradients of this tensor w.r.t. every leaf that requires grad (accumulating)."""
+    def backward(self, gradient=None) -> None:
+        """Accumulate d(self)/d(t) into ``t.grad`` for every tensor ``t`` of the graph that requires grad.
+
+        Does nothing when this tensor does not require grad (as the course). ``gradient`` defaults
+        to 1 for a one-element tensor; other tensors need it (ValueError).
+        """
         if not self.requires_grad:
-            raise RuntimeError(
-                "backward() called on a tensor that does not require grad: no input of the "
-                "computation had requires_grad=True, or it was computed under no_grad()"
-            )
-        if grad is None:
+            return
+        if gradient is None:
             if self.size != 1:
-                raise RuntimeError(
-                    f"backward() without a gradient needs a scalar output, got shape {self.shape}; "
-                    "pass grad= of the same shape or reduce with .sum()/.mean() first"
+                raise ValueError(
+                    f"backward() called on a non-scalar tensor of shape {self.shape} without a gradient; "
+                    "pass backward(gradient) of that shape or reduce with .sum()/.mean() first"
                 )
-            grad = np.ones(self.shape, dtype=FLOAT)
-        else:
-            grad = _as_array(grad)
-            if grad.shape != self.shape:
-                raise ValueError(f"backward(grad): grad shape {grad.shape} != tensor shape {self.shape}")
-        autograd.run_backward(self, grad)
+            gradient = np.ones(self.shape, dtype=FLOAT)
+        gradient = _as_array(gradient)
+        if gradient.shape != self.shape:
+            try:
+                gradient = unbroadcast(gradient, self.shape)
+            except (ValueError, IndexError):
+                raise ValueError(f"backward(gradient): gradient shape {gradient.shape} does not fit "
+                                 f"the tensor's shape {self.shape}") from None
+        autograd.run_backward(self, gradient)
 
     # ------------------------------------------------------------ arithmetic
     def __add__(self, other) -> Tensor:
         a, b = self, _as_tensor(other)
-        try:
-            data = a.data + b.data
-        except ValueError:
-            raise _broadcast_error("add", a, b) from None
-        return Tensor._from_op(
-            data, (a, b), lambda g: (unbroadcast(g, a.shape), unbroadcast(g, b.shape)), "add"
-        )
+        out = Tensor._wrap(_broadcast("add", np.add, a, b))
+        return out._attach(AddBackward(a, b)) if _records(a, b) else out
 
     def __radd__(self, other) -> Tensor:
         return _as_tensor(other) + self
 
     def __sub__(self, other) -> Tensor:
         a, b = self, _as_tensor(other)
-        try:
-            data = a.data - b.data
-        except ValueError:
-            raise _broadcast_error("sub", a, b) from None
-        return Tensor._from_op(
-            data, (a, b), lambda g: (unbroadcast(g, a.shape), unbroadcast(-g, b.shape)), "sub"
-        )
+        out = Tensor._wrap(_broadcast("sub", np.subtract, a, b))
+        return out._attach(SubBackward(a, b)) if _records(a, b) else out
 
     def __rsub__(self, other) -> Tensor:
         return _as_tensor(other) - self
 
     def __mul__(self, other) -> Tensor:
         a, b = self, _as_tensor(other)
-        try:
-            data = a.data * b.data
-        except ValueError:
-            raise _broadcast_error("mul", a, b) from None
-
-        def backward(g):
-            ga = unbroadcast(g * b.data, a.shape) if a.requires_grad else None
-            gb = unbroadcast(g * a.data, b.shape) if b.requires_grad else None
-            return ga, gb
-
-        return Tensor._from_op(data, (a, b), backward, "mul")
+        out = Tensor._wrap(_broadcast("mul", np.multiply, a, b))
+        return out._attach(MulBackward(a, b)) if _records(a, b) else out
 
     def __rmul__(self, other) -> Tensor:
         return _as_tensor(other) * self
 
     def __truediv__(self, other) -> Tensor:
         a, b = self, _as_tensor(other)
-        try:
-            data = a.data / b.data
-        except ValueError:
-            raise _broadcast_error("div", a, b) from None
-
-        def backward(g):
-            ga = unbroadcast(g / b.data, a.shape) if a.requires_grad else None
-            gb = unbroadcast(-g * data / b.data, b.shape) if b.requires_grad else None
-            return ga, gb
-
-        return Tensor._from_op(data, (a, b), backward, "div")
+        out = Tensor._wrap(_broadcast("div", np.divide, a, b))
+        return out._attach(DivBackward(a, b)) if _records(a, b) else out
 
     def __rtruediv__(self, other) -> Tensor:
         return _as_tensor(other) / self
@@ -265,11 +237,9 @@ class Tensor:
         a = self
         if isinstance(exponent, Tensor):
             return (a.log() * exponent).exp()
-        p = float(exponent)
-        data = np.power(a.data, FLOAT(p))
-        return Tensor._from_op(
-            data, (a,), lambda g: (g * FLOAT(p) * np.power(a.data, FLOAT(p - 1)),), f"pow{p:g}"
-        )
+        p = FLOAT(exponent)
+        return Tensor._from_op(np.power(a.data, p), (a,),
+                               lambda g: (g * p * np.power(a.data, p - 1),), f"pow{float(p):g}")
 
     def __rpow__(self, base) -> Tensor:
         return _as_tensor(base) ** self
@@ -284,26 +254,17 @@ class Tensor:
         return matmul(self, other)
 
     # ------------------------------------------------------------ comparisons (no grad)
-    def _compare(self, other, fn) -> Tensor:
-        return Tensor(fn(self.data, _as_array(other)))
-
     def __gt__(self, other) -> Tensor:
-        return self._compare(other, np.greater)
+        return Tensor._wrap(np.greater(self.data, _as_array(other)))
 
     def __ge__(self, other) -> Tensor:
-        return self._compare(other, np.greater_equal)
+        return Tensor._wrap(np.greater_equal(self.data, _as_array(other)))
 
     def __lt__(self, other) -> Tensor:
-        return self._compare(other, np.less)
+        return Tensor._wrap(np.less(self.data, _as_array(other)))
 
     def __le__(self, other) -> Tensor:
-        return self._compare(other, np.less_equal)
-
-    def __eq__(self, other) -> Tensor:  # type: ignore[override]
-        return self._compare(other, np.equal)
-
-    def __ne__(self, other) -> Tensor:  # type: ignore[override]
-        return self._compare(other, np.not_equal)
+        return Tensor._wrap(np.less_equal(self.data, _as_array(other)))
 
     def argmax(self, axis=None) -> np.ndarray:
         """Indices of the maxima as an integer ndarray (not differentiable)."""
@@ -327,9 +288,7 @@ class Tensor:
         return Tensor._from_op(data, (self,), lambda g: (g * (1 - data * data),), "tanh")
 
     def sigmoid(self) -> Tensor:
-        x = self.data
-        e = np.exp(-np.abs(x))
-        data = np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(FLOAT, copy=False)
+        data = sigmoid_array(self.data)
         return Tensor._from_op(data, (self,), lambda g: (g * data * (1 - data),), "sigmoid")
 
     def relu(self) -> Tensor:
@@ -360,30 +319,31 @@ class Tensor:
         return Tensor._from_op(data, (a,), lambda g: (unbroadcast(g * keep, a.shape),), "masked_fill")
 
     # ------------------------------------------------------------ reductions
-    def sum(self, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
+    def sum(self, axis=None, keepdims=False) -> Tensor:
         a = self
-        axis, keepdims = _pick_axis(axis, dim), bool(keepdims or keepdim)
         axes = _normalize_axes(axis, a.ndim)
-        data = np.sum(a.data, axis=axes, keepdims=keepdims)
-        return Tensor._from_op(
-            data, (a,), lambda g: (_expand_reduced(g, axes, keepdims, a.shape),), "sum"
-        )
+        out = Tensor._wrap(np.sum(a.data, axis=axes, keepdims=keepdims))
+        if not _records(a):
+            return out
+        fn = SumBackward(a)
+        fn.axis, fn.keepdims = axes, keepdims
+        return out._attach(fn)
 
-    def mean(self, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
+    def mean(self, axis=None, keepdims=False) -> Tensor:
         a = self
-        axis, keepdims = _pick_axis(axis, dim), bool(keepdims or keepdim)
         axes = _normalize_axes(axis, a.ndim)
         count = int(np.prod([a.shape[i] for i in axes])) if a.ndim else 1
         data = np.mean(a.data, axis=axes, keepdims=keepdims)
         scale = FLOAT(1.0 / max(count, 1))
-        return Tensor._from_op(
-            data, (a,), lambda g: (_expand_reduced(g * scale, axes, keepdims, a.shape),), "mean"
-        )
 
-    def max(self, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
+        def backward(g):
+            return (np.broadcast_to(g if keepdims else np.expand_dims(g, axes), a.shape) * scale,)
+
+        return Tensor._from_op(data, (a,), backward, "mean")
+
+    def max(self, axis=None, keepdims=False) -> Tensor:
         """Maximum over ``axis``; the gradient is split evenly between tied maxima."""
         a = self
-        axis, keepdims = _pick_axis(axis, dim), bool(keepdims or keepdim)
         axes = _normalize_axes(axis, a.ndim)
         if a.size == 0:
             raise ValueError(f"max() of an empty tensor (shape {a.shape})")
@@ -393,7 +353,7 @@ class Tensor:
         def backward(g):
             is_max = a.data == kept
             share = is_max / is_max.sum(axis=axes, keepdims=True, dtype=FLOAT)
-            return (_expand_reduced(g, axes, keepdims, a.shape) * share,)
+            return (np.broadcast_to(g if keepdims else np.expand_dims(g, axes), a.shape) * share,)
 
         return Tensor._from_op(data, (a,), backward, "max")
 
@@ -405,8 +365,9 @@ class Tensor:
             data = a.data.reshape(shape)
         except ValueError:
             raise ValueError(f"reshape: cannot reshape tensor of shape {a.shape} ({a.size} elements) "
-                             f"into shape {shape}") from None
-        return Tensor._from_op(data, (a,), lambda g: (g.reshape(a.shape),), "reshape")
+                             f"into shape {shape}: total elements must match") from None
+        out = Tensor._wrap(data)
+        return out._attach(ReshapeBackward(a, a.shape)) if _records(a) else out
 
     view = reshape
 
@@ -418,33 +379,32 @@ class Tensor:
         dims = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
         if sorted(d % self.ndim for d in dims) != list(range(self.ndim)):
             raise ValueError(f"permute: {dims} is not a permutation of the {self.ndim} dims of {self.shape}")
-        inverse = tuple(np.argsort([d % self.ndim for d in dims]))
-        data = np.transpose(self.data, dims)
-        return Tensor._from_op(data, (self,), lambda g: (np.transpose(g, inverse),), "permute")
+        dims = tuple(d % self.ndim for d in dims)
+        out = Tensor._wrap(np.transpose(self.data, dims))
+        return out._attach(PermuteBackward(self, dims)) if _records(self) else out
 
-    def transpose(self, dim0: int = -2, dim1: int = -1) -> Tensor:
-        """Swap two dimensions (by default the last two)."""
-        if self.ndim < 2:
-            raise ValueError(f"transpose needs at least 2 dimensions, got shape {self.shape}")
-        dims = list(range(self.ndim))
-        dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
-        return self.permute(dims)
+    def transpose(self, dim0=None, dim1=None) -> Tensor:
+        """Swap ``dim0`` and ``dim1``; with neither given, the last two (a 0-D/1-D tensor is unchanged)."""
+        if (dim0 is None) != (dim1 is None):
+            raise ValueError("transpose: give both dim0 and dim1, or neither (the last two dims)")
+        if dim0 is None and self.ndim < 2:
+            data = self.data
+        else:
+            axes = list(range(self.ndim))
+            d0, d1 = (-2, -1) if dim0 is None else (dim0, dim1)
+            axes[d0], axes[d1] = axes[d1], axes[d0]
+            data = np.transpose(self.data, axes)
+        out = Tensor._wrap(data)
+        return out._attach(TransposeBackward(self, dim0, dim1)) if _records(self) else out
 
     def __getitem__(self, key) -> Tensor:
         a = self
         key = _index_key(key)
-        data = a.data[key]
-        advanced = _is_advanced(key)
+        out = Tensor._wrap(np.asarray(a.data[key], dtype=FLOAT))
+        return out._attach(SliceBackward(a, key)) if _records(a) else out
 
-        def backward(g):
-            grad = np.zeros(a.shape, dtype=FLOAT)
-            if advanced:
-                np.add.at(grad, key, g)  # repeated indices accumulate
-            else:
-                grad[key] = g
-            return (grad,)
 
-        return Tensor._from_op(np.asarray(data, dtype=FLOAT), (a,), backward, "getitem")
+autograd.Tensor = Tensor  # the course's autograd module has Tensor in its namespace
 
 
 def _index_key(key):
@@ -463,16 +423,14 @@ def _index_key(key):
     return tuple(convert(k) for k in key) if isinstance(key, tuple) else convert(key)
 
 
-def _is_advanced(key) -> bool:
-    keys = key if isinstance(key, tuple) else (key,)
-    return any(isinstance(k, np.ndarray) for k in keys)
-
-
 def matmul(a, b) -> Tensor:
-    """Matrix product with numpy semantics (1-D operands, batched and broadcast leading dims)."""
+    """Matrix product with numpy semantics (1-D operands, batched and broadcast leading dims).
+
+    A 0-D operand multiplies elementwise, as in the course.
+    """
     a, b = _as_tensor(a), _as_tensor(b)
     if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"matmul: operands need at least 1 dimension, got shapes {a.shape} and {b.shape}")
+        return a * b
     if a.shape[-1] != b.shape[0 if b.ndim == 1 else -2]:
         raise ValueError(
             f"matmul: shapes {a.shape} and {b.shape} are not aligned: inner dimensions "
@@ -483,24 +441,8 @@ def matmul(a, b) -> Tensor:
         data = np.matmul(a.data, b.data)
     except ValueError:
         raise ValueError(f"matmul: batch dims of {a.shape} and {b.shape} cannot be broadcast") from None
-
-    def backward(g):
-        A = a.data if a.ndim > 1 else a.data[None, :]
-        B = b.data if b.ndim > 1 else b.data[:, None]
-        G = g if b.ndim > 1 else g[..., None]  # restore the axes numpy dropped for 1-D operands
-        G = G if a.ndim > 1 else G[..., None, :]
-        ga = gb = None
-        if a.requires_grad:
-            ga = unbroadcast(np.matmul(G, np.swapaxes(B, -1, -2)), A.shape).reshape(a.shape)
-        if b.requires_grad:
-            if B.ndim == 2 and A.ndim > 2:  # shared weight: one big GEMM instead of a batch + sum
-                gb = A.reshape(-1, A.shape[-1]).T @ G.reshape(-1, G.shape[-1])
-            else:
-                gb = unbroadcast(np.matmul(np.swapaxes(A, -1, -2), G), B.shape)
-            gb = gb.reshape(b.shape)
-        return ga, gb
-
-    return Tensor._from_op(data, (a, b), backward, "matmul")
+    out = Tensor._wrap(data)
+    return out._attach(MatmulBackward(a, b)) if _records(a, b) else out
 
 
 def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
@@ -522,8 +464,7 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     tensors = tuple(_as_tensor(t) for t in tensors)
     if not tensors:
         raise ValueError("stack: needs at least one tensor")
-    shapes = {t.shape for t in tensors}
-    if len(shapes) != 1:
+    if len({t.shape for t in tensors}) != 1:
         raise ValueError(f"stack: all tensors must have the same shape, got {[t.shape for t in tensors]}")
     data = np.stack([t.data for t in tensors], axis=axis)
     n = len(tensors)

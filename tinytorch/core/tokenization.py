@@ -1,174 +1,139 @@
-"""Text <-> token ids: a character tokenizer and a small byte-pair-encoding (BPE) tokenizer.
+"""Text <-> token ids, as the course defines them: Tokenizer, CharTokenizer and a word-level BPE.
 
-Unknown-character policy (both tokenizers): id 0 is the special token "<UNK>" (the course's
-spelling). Encoding a character that was not in the vocabulary gives 0; decoding 0 gives "<UNK>".
-So decode(encode(text)) == text exactly when every character of text was seen in training.
+Id 0 is "<UNK>" in both tokenizers: unknown characters (tokens) encode to 0 and decode to "<UNK>".
 """
 
 from __future__ import annotations
 
-import re
-from collections import Counter, defaultdict
+from collections import Counter
 
-__all__ = ["CharTokenizer", "BPETokenizer", "UNK_TOKEN", "UNK_ID"]
+from tinytorch.core.tensor import Tensor  # noqa: F401 (a name the course's module imports)
 
-UNK_TOKEN = "<UNK>"
-UNK_ID = 0
+KB_TO_BYTES = 1024
 
-
-def _as_text(corpus, where: str) -> str:
-    if isinstance(corpus, str):
-        return corpus
-    if isinstance(corpus, (list, tuple)) and all(isinstance(t, str) for t in corpus):
-        return "\n".join(corpus)
-    raise TypeError(f"{where}: corpus must be a string or a list of strings, got {type(corpus).__name__}")
+UNK = "<UNK>"
+END_OF_WORD = "</w>"
 
 
-def _as_id_list(ids, vocab_size: int, where: str) -> list[int]:
-    ids = ids.tolist() if hasattr(ids, "tolist") else list(ids)
-    out = [int(i) for i in ids]
-    bad = [i for i in out if not 0 <= i < vocab_size]
-    if bad:
-        raise ValueError(f"{where}: ids {bad[:5]} are outside the vocabulary [0, {vocab_size})")
-    return out
+class Tokenizer:
+    """Base class: ``encode(text) -> list of ids`` and ``decode(ids) -> text``."""
+
+    def encode(self, text):
+        raise NotImplementedError("Subclasses must implement encode()")
+
+    def decode(self, tokens):
+        raise NotImplementedError("Subclasses must implement decode()")
 
 
-class CharTokenizer:
-    """One id per character: 0 = "<UNK>", then the characters.
+class CharTokenizer(Tokenizer):
+    """One id per character: ``vocab = ["<UNK>"] + characters``.
 
-    CharTokenizer(vocab) keeps the given character order (duplicates dropped);
-    build_vocab(corpus) learns the corpus characters in sorted order.
+    ``CharTokenizer(vocab)`` keeps the given characters in order; ``build_vocab(corpus)`` learns
+    the sorted characters of the texts in ``corpus`` (a list of strings).
     """
 
-    def __init__(self, vocab: list[str] | None = None):
-        self.vocab: list[str] = [UNK_TOKEN]
-        self.char_to_id: dict[str, int] = {}
-        if vocab is not None:
-            self._set_chars(vocab)
+    def __init__(self, vocab=None):
+        self.unk_id = 0
+        self._set_vocab(list(vocab or []))
 
-    def _set_chars(self, chars) -> None:
-        chars = [c for c in dict.fromkeys(chars) if c != UNK_TOKEN]
-        self.vocab = [UNK_TOKEN, *chars]
-        self.char_to_id = {c: i for i, c in enumerate(self.vocab) if i != UNK_ID}
+    def _set_vocab(self, chars) -> None:
+        self.vocab = [UNK, *chars]
+        self.vocab_size = len(self.vocab)
+        self.char_to_id = {char: idx for idx, char in enumerate(self.vocab)}
+        self.id_to_char = dict(enumerate(self.vocab))
 
-    def build_vocab(self, corpus) -> CharTokenizer:
-        """Learn the character set of a string (or list of strings); returns self."""
-        self._set_chars(sorted(set(_as_text(corpus, "CharTokenizer.build_vocab"))))
-        return self
+    def build_vocab(self, corpus) -> None:
+        self._set_vocab(sorted({char for text in corpus for char in text}))
 
-    @property
-    def vocab_size(self) -> int:
-        return len(self.vocab)
+    def encode(self, text):
+        return [self.char_to_id.get(char, self.unk_id) for char in text]
 
-    def encode(self, text: str) -> list[int]:
-        if not isinstance(text, str):
-            raise TypeError(f"CharTokenizer.encode expects a string, got {type(text).__name__}")
-        return [self.char_to_id.get(c, UNK_ID) for c in text]
-
-    def decode(self, ids) -> str:
-        return "".join(self.vocab[i] for i in _as_id_list(ids, self.vocab_size, "CharTokenizer.decode"))
+    def decode(self, tokens):
+        return "".join(self.id_to_char.get(int(token_id), UNK) for token_id in tokens)
 
 
-_CHUNK = re.compile(r" ?\w+| ?[^\w\s]+|\s+")
-
-
-class BPETokenizer:
-    """Character-level byte-pair encoding (Sennrich et al.), GPT-2 style pre-split into chunks.
-
-    train(corpus) starts from the corpus characters (plus "<UNK>" at id 0) and repeatedly merges the
-    most frequent adjacent pair inside chunks (a word with its leading space, punctuation, whitespace)
-    until vocab_size tokens exist or no pair repeats. encode applies the merges in learned order.
-    """
-
-    def __init__(self, vocab_size: int = 256):
-        if vocab_size < 2:
-            raise ValueError(f"BPETokenizer vocab_size must be >= 2, got {vocab_size}")
-        self.target_vocab_size = int(vocab_size)
-        self.vocab: list[str] = [UNK_TOKEN]
-        self.token_to_id: dict[str, int] = {}
-        self.merges: list[tuple[str, str]] = []
-        self._ranks: dict[tuple[str, str], int] = {}
-        self._cache: dict[str, list[str]] = {}
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self.vocab)
-
-    def train(self, corpus) -> BPETokenizer:
-        """Learn the alphabet and the merges from a string or list of strings; returns self.
-
-        Pair counts are updated incrementally: a merge only revisits the chunks that contain it.
-        Ties between equally frequent pairs go to the larger pair (deterministic).
-        """
-        text = _as_text(corpus, "BPETokenizer.train")
-        chunk_counts = Counter(_CHUNK.findall(text))
-        self.vocab = [UNK_TOKEN, *sorted(set(text))]
-        self.merges = []
-        words = [list(chunk) for chunk in chunk_counts]
-        freqs = list(chunk_counts.values())
-        pair_counts: Counter = Counter()
-        chunks_with: defaultdict[tuple[str, str], set[int]] = defaultdict(set)
-        for index, symbols in enumerate(words):
-            for pair in _pairs(symbols):
-                pair_counts[pair] += freqs[index]
-                chunks_with[pair].add(index)
-        while len(self.vocab) < self.target_vocab_size and pair_counts:
-            best, count = max(pair_counts.items(), key=lambda item: (item[1], item[0]))
-            if count < 2:
-                break
-            self.merges.append(best)
-            self.vocab.append(best[0] + best[1])
-            for index in chunks_with.pop(best):
-                for pair in _pairs(words[index]):
-                    pair_counts[pair] -= freqs[index]
-                    if pair_counts[pair] <= 0:
-                        del pair_counts[pair]
-                words[index] = _merge_pair(words[index], best)
-                for pair in _pairs(words[index]):
-                    pair_counts[pair] += freqs[index]
-                    chunks_with[pair].add(index)
-        self.token_to_id = {t: i for i, t in enumerate(self.vocab) if i != UNK_ID}
-        self._ranks = {pair: rank for rank, pair in enumerate(self.merges)}
-        self._cache = {}
-        return self
-
-    def _tokenize_chunk(self, chunk: str) -> list[str]:
-        if chunk not in self._cache:
-            symbols = list(chunk)
-            while len(symbols) > 1:
-                ranked = [(self._ranks.get(pair, len(self._ranks)), pair) for pair in _pairs(symbols)]
-                rank, pair = min(ranked)
-                if rank == len(self._ranks):
-                    break
-                symbols = _merge_pair(symbols, pair)
-            self._cache[chunk] = symbols
-        return self._cache[chunk]
-
-    def encode(self, text: str) -> list[int]:
-        if not isinstance(text, str):
-            raise TypeError(f"BPETokenizer.encode expects a string, got {type(text).__name__}")
-        if not self.token_to_id:
-            raise RuntimeError("BPETokenizer.encode called before train(corpus)")
-        return [self.token_to_id.get(sym, UNK_ID)
-                for chunk in _CHUNK.findall(text) for sym in self._tokenize_chunk(chunk)]
-
-    def decode(self, ids) -> str:
-        return "".join(self.vocab[i] for i in _as_id_list(ids, self.vocab_size, "BPETokenizer.decode"))
-
-
-def _pairs(symbols: list[str]):
-    """Adjacent symbol pairs, left to right."""
-    return zip(symbols, symbols[1:], strict=False)
-
-
-def _merge_pair(symbols: list[str], pair: tuple[str, str]) -> list[str]:
-    """Replace every non-overlapping occurrence of `pair` (left to right) by its concatenation."""
-    out, i = [], 0
-    while i < len(symbols):
-        if i + 1 < len(symbols) and symbols[i] == pair[0] and symbols[i + 1] == pair[1]:
-            out.append(pair[0] + pair[1])
+def _merge_pair(tokens: list[str], pair: tuple[str, str]) -> list[str]:
+    """Replace every left-to-right occurrence of ``pair`` by its concatenation."""
+    merged, i = [], 0
+    while i < len(tokens):
+        if i < len(tokens) - 1 and tokens[i] == pair[0] and tokens[i + 1] == pair[1]:
+            merged.append(pair[0] + pair[1])
             i += 2
         else:
-            out.append(symbols[i])
+            merged.append(tokens[i])
             i += 1
-    return out
+    return merged
+
+
+class BPETokenizer(Tokenizer):
+    """Byte-pair encoding over words (the course's): each word is its characters with "</w>" on the last.
+
+    ``train(corpus, vocab_size=None)`` takes a list of words (repeats count), starts from their
+    characters (sorted, "<UNK>" first) and appends the most frequent adjacent pair as a new token
+    until ``vocab_size`` tokens exist or no pair is left (ties: the pair seen first). ``encode``
+    splits text on whitespace and applies ``merges`` in order; ``decode`` turns "</w>" into spaces.
+    """
+
+    def __init__(self, vocab_size=1000):
+        self.vocab_size = vocab_size
+        self.vocab = []
+        self.merges = []
+        self.token_to_id = {}
+        self.id_to_token = {}
+
+    @staticmethod
+    def _get_word_tokens(word):
+        tokens = list(word)
+        if tokens:
+            tokens[-1] += END_OF_WORD
+        return tokens
+
+    def train(self, corpus, vocab_size=None) -> None:
+        if vocab_size:
+            self.vocab_size = vocab_size
+        word_freq = Counter(corpus)
+        word_tokens = {word: self._get_word_tokens(word) for word in word_freq}
+        self.vocab = sorted({token for tokens in word_tokens.values() for token in tokens})
+        if UNK not in self.vocab:
+            self.vocab = [UNK, *self.vocab]
+        self.merges = []
+        while len(self.vocab) < self.vocab_size:
+            pair_counts = Counter()
+            for word, freq in word_freq.items():
+                tokens = word_tokens[word]
+                for pair in zip(tokens, tokens[1:], strict=False):
+                    pair_counts[pair] += freq
+            if not pair_counts:
+                break
+            best = max(pair_counts, key=pair_counts.__getitem__)  # first seen wins ties
+            word_tokens = {word: _merge_pair(tokens, best) for word, tokens in word_tokens.items()}
+            self.vocab.append(best[0] + best[1])
+            self.merges.append(best)
+        self._build_mappings()
+
+    def _build_mappings(self) -> None:
+        self.token_to_id = {token: idx for idx, token in enumerate(self.vocab)}
+        self.id_to_token = dict(enumerate(self.vocab))
+
+    def _apply_merges(self, tokens):
+        for pair in self.merges:
+            tokens = _merge_pair(tokens, pair)
+        return tokens
+
+    def encode(self, text):
+        if not self.vocab:
+            return []
+        cache: dict[str, list[int]] = {}
+        ids = []
+        for word in text.split():
+            if word not in cache:
+                tokens = self._apply_merges(self._get_word_tokens(word))
+                cache[word] = [self.token_to_id.get(token, 0) for token in tokens]
+            ids.extend(cache[word])
+        return ids
+
+    def decode(self, tokens):
+        if not self.id_to_token:
+            return ""
+        text = "".join(self.id_to_token.get(int(token_id), UNK) for token_id in tokens)
+        return " ".join(text.replace(END_OF_WORD, " ").split())

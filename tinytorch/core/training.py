@@ -1,150 +1,164 @@
-"""Training helpers: Trainer (one epoch / evaluation), CosineSchedule, clip_grad_norm."""
+"""Training helpers as the course defines them: Trainer (epochs, evaluation, checkpoints),
+CosineSchedule and clip_grad_norm."""
 
 from __future__ import annotations
 
-import math
+import pickle
+from pathlib import Path
 
 import numpy as np
 
 from tinytorch.core.autograd import no_grad
-from tinytorch.core.tensor import Tensor
+from tinytorch.core.layers import Linear  # noqa: F401 (names the course's module imports)
+from tinytorch.core.losses import CrossEntropyLoss, MSELoss  # noqa: F401
+from tinytorch.core.optimizers import SGD, AdamW  # noqa: F401
+from tinytorch.core.tensor import Tensor  # noqa: F401
 
-
-def clip_grad_norm(params, max_norm: float = 1.0) -> float:
-    """Scale all gradients so their global L2 norm is at most ``max_norm``; return the norm before."""
-    grads = [p.grad for p in params if p.grad is not None]
-    total = math.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads))
-    if total > max_norm > 0:
-        scale = np.float32(max_norm / (total + 1e-6))
-        for p in params:
-            if p.grad is not None:
-                p.grad = p.grad * scale
-    return total
+DEFAULT_MAX_LR = 0.1
+DEFAULT_MIN_LR = 0.01
+DEFAULT_TOTAL_EPOCHS = 100
 
 
 class CosineSchedule:
-    """Learning rate at ``epoch``: cosine from ``max_lr`` (epoch 0) to ``min_lr`` (epoch total_epochs)."""
+    """``get_lr(epoch)``: cosine from ``max_lr`` at epoch 0 to ``min_lr`` at ``total_epochs`` and after."""
 
-    def __init__(self, max_lr: float = 0.1, min_lr: float = 0.0, total_epochs: int = 100):
-        if total_epochs <= 0:
-            raise ValueError(f"CosineSchedule: total_epochs must be positive, got {total_epochs}")
-        self.max_lr, self.min_lr, self.total_epochs = max_lr, min_lr, total_epochs
+    def __init__(self, max_lr=DEFAULT_MAX_LR, min_lr=DEFAULT_MIN_LR, total_epochs=DEFAULT_TOTAL_EPOCHS):
+        self.max_lr = max_lr
+        self.min_lr = min_lr
+        self.total_epochs = total_epochs
 
-    def __call__(self, epoch: int) -> float:
-        progress = min(max(epoch, 0), self.total_epochs) / self.total_epochs
-        return self.min_lr + 0.5 * (self.max_lr - self.min_lr) * (1 + math.cos(math.pi * progress))
+    def get_lr(self, epoch) -> float:
+        if epoch >= self.total_epochs:
+            return self.min_lr
+        cosine_factor = (1 + np.cos(np.pi * epoch / self.total_epochs)) / 2
+        return self.min_lr + (self.max_lr - self.min_lr) * cosine_factor
 
-    get_lr = __call__
+
+def clip_grad_norm(parameters, max_norm=1.0) -> float:
+    """Scale all gradients so their global L2 norm is at most ``max_norm``; return the norm before."""
+    grads = [p.grad for p in parameters if p.grad is not None]
+    total_norm = float(np.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads)))
+    if total_norm > max_norm:
+        clip_coef = np.float32(max_norm / total_norm)
+        for param in parameters:
+            if param.grad is not None:
+                param.grad = param.grad * clip_coef
+    return total_norm
 
 
 class Trainer:
-    """The course's training loop: forward, loss, backward, (clip), step; lr from an optional schedule.
+    """The course's training loop.
 
-    ``train_epoch(loader)`` returns the mean loss, ``evaluate(loader)`` returns (mean loss, accuracy).
+    ``train_epoch(dataloader, accumulation_steps=1)``: forward, loss, backward on every batch, an
+    optimizer step (after optional clipping) every ``accumulation_steps`` batches and at the end;
+    returns the mean loss. With a scheduler, ``optimizer.lr = scheduler.get_lr(epoch)`` is set
+    AFTER the epoch (so the first epoch runs at the optimizer's own lr). ``evaluate(dataloader)``
+    returns (mean loss, accuracy) with argmax accuracy for 2-D outputs (0.0 otherwise).
     """
 
-    def __init__(self, model, optimizer, loss_fn, scheduler=None, grad_clip_norm: float | None = None):
-        self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
-        self.scheduler, self.grad_clip_norm = scheduler, grad_clip_norm
+    def __init__(self, model, optimizer, loss_fn, scheduler=None, grad_clip_norm=None):
+        self.model = model
+        self.optimizer = optimizer
+        self.loss_fn = loss_fn
+        self.scheduler = scheduler
+        self.grad_clip_norm = grad_clip_norm
         self.epoch = 0
         self.step = 0
-        self.history: dict[str, list[float]] = {
-            "train_loss": [], "train_accuracy": [], "eval_loss": [], "eval_accuracy": [], "learning_rates": []
-        }
+        self.training_mode = True
+        self.history = {"train_loss": [], "eval_loss": [], "learning_rates": []}
 
-    def train_epoch(self, loader, accumulation_steps: int = 1) -> float:
-        """One pass in training mode, stepping every ``accumulation_steps`` batches; the mean loss.
-
-        With a scheduler, ``optimizer.lr = scheduler.get_lr(epoch)`` (or ``scheduler(epoch)``) is set
-        before the epoch.
-        """
-        if accumulation_steps < 1:
-            raise ValueError(f"train_epoch: accumulation_steps must be >= 1, got {accumulation_steps}")
-        if self.scheduler is not None:
-            self.optimizer.lr = getattr(self.scheduler, "get_lr", self.scheduler)(self.epoch)
-            self.history["learning_rates"].append(self.optimizer.lr)
-        _set_mode(self.model, training=True)
-        totals = _Totals()
-        pending = 0
-        self.optimizer.zero_grad()
-        for inputs, targets in loader:
-            outputs = _call(self.model, inputs)
-            loss = _call(self.loss_fn, outputs, targets)
-            (loss * (1.0 / accumulation_steps) if accumulation_steps > 1 else loss).backward()
-            totals.add(loss, outputs, targets)
-            pending += 1
-            if pending == accumulation_steps:
-                self._update()
-                pending = 0
-        if pending:
-            self._update()
-        self.epoch += 1
-        return totals.record(self.history, "train")[0]
-
-    def _update(self) -> None:
+    def _optimizer_step(self) -> None:
         if self.grad_clip_norm is not None:
-            clip_grad_norm(self.optimizer.params, self.grad_clip_norm)
+            clip_grad_norm(self.model.parameters(), self.grad_clip_norm)
         self.optimizer.step()
         self.optimizer.zero_grad()
-        self.step += 1
 
-    def evaluate(self, loader) -> tuple[float, float]:
-        """(mean loss, accuracy) over ``loader`` in eval mode, without recording the graph."""
-        _set_mode(self.model, training=False)
-        totals = _Totals()
+    def train_epoch(self, dataloader, accumulation_steps=1):
+        self.model.training = True
+        self.training_mode = True
+        total_loss, num_steps, accumulated = 0.0, 0, 0.0
+        for batch_idx, (inputs, targets) in enumerate(dataloader):
+            loss = self.loss_fn.forward(self.model.forward(inputs), targets)
+            accumulated += float(loss.data) / accumulation_steps
+            loss.backward()
+            if (batch_idx + 1) % accumulation_steps == 0:
+                self._optimizer_step()
+                total_loss, accumulated, num_steps = total_loss + accumulated, 0.0, num_steps + 1
+                self.step += 1
+        if accumulated > 0:
+            self._optimizer_step()
+            total_loss, num_steps = total_loss + accumulated, num_steps + 1
+        avg_loss = total_loss / max(num_steps, 1)
+        self.history["train_loss"].append(avg_loss)
+        if self.scheduler is not None:
+            current_lr = self.scheduler.get_lr(self.epoch)
+            self.optimizer.lr = current_lr
+            self.history["learning_rates"].append(current_lr)
+        self.epoch += 1
+        return avg_loss
+
+    def evaluate(self, dataloader):
+        self.model.training = False
+        self.training_mode = False
+        total_loss, correct, total = 0.0, 0, 0
         with no_grad():
-            for inputs, targets in loader:
-                outputs = _call(self.model, inputs)
-                totals.add(_call(self.loss_fn, outputs, targets), outputs, targets)
-        return totals.record(self.history, "eval")
+            for inputs, targets in dataloader:
+                outputs = self.model.forward(inputs)
+                total_loss += float(self.loss_fn.forward(outputs, targets).data)
+                if outputs.data.ndim > 1:
+                    predictions = np.argmax(outputs.data, axis=1)
+                    labels = targets.data if targets.data.ndim == 1 else np.argmax(targets.data, axis=1)
+                    correct += int(np.sum(predictions == labels))
+                    total += len(predictions)
+        avg_loss = total_loss / len(dataloader) if len(dataloader) > 0 else 0.0
+        accuracy = correct / total if total > 0 else 0.0
+        self.history["eval_loss"].append(avg_loss)
+        return avg_loss, accuracy
 
+    def save_checkpoint(self, path):
+        """Pickle epoch, step, parameters, optimizer lr/momentum, scheduler settings and history."""
+        checkpoint = {
+            "epoch": self.epoch,
+            "step": self.step,
+            "model_state": {i: p.data.copy() for i, p in enumerate(self.model.parameters())},
+            "optimizer_state": self._optimizer_state(),
+            "scheduler_state": None if self.scheduler is None else {
+                key: getattr(self.scheduler, key, None) for key in ("max_lr", "min_lr", "total_epochs")},
+            "history": self.history,
+            "training_mode": self.training_mode,
+        }
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as f:
+            pickle.dump(checkpoint, f)
 
-def _call(obj, *args):
-    """``obj(*args)``, or ``obj.forward(*args)`` for course-style models that are not callable."""
-    return obj(*args) if callable(obj) else obj.forward(*args)
+    def load_checkpoint(self, path):
+        """Restore what ``save_checkpoint`` wrote (parameters in ``model.parameters()`` order)."""
+        with open(path, "rb") as f:
+            checkpoint = pickle.load(f)
+        self.epoch, self.step = checkpoint["epoch"], checkpoint["step"]
+        self.history, self.training_mode = checkpoint["history"], checkpoint["training_mode"]
+        model_state = checkpoint.get("model_state", {})
+        for i, param in enumerate(self.model.parameters()):
+            if i in model_state:
+                param.data = model_state[i].copy()
+        optimizer_state = checkpoint.get("optimizer_state", {})
+        if "lr" in optimizer_state:
+            self.optimizer.lr = optimizer_state["lr"]
+        if "momentum_buffers" in optimizer_state and self._has_momentum():
+            self.optimizer.set_momentum_state(optimizer_state["momentum_buffers"])
+        scheduler_state = checkpoint.get("scheduler_state")
+        if scheduler_state is not None and self.scheduler is not None:
+            for key, value in scheduler_state.items():
+                if hasattr(self.scheduler, key):
+                    setattr(self.scheduler, key, value)
 
+    def _has_momentum(self) -> bool:
+        return hasattr(self.optimizer, "has_momentum") and self.optimizer.has_momentum()
 
-def _set_mode(model, training: bool) -> None:
-    """model.train() / model.eval() when it has them, else set its ``training`` flag if it has one."""
-    method = getattr(model, "train" if training else "eval", None)
-    if callable(method):
-        method()
-    elif hasattr(model, "training"):
-        model.training = training
-
-
-class _Totals:
-    """Sample-weighted running loss and accuracy."""
-
-    def __init__(self):
-        self.loss = self.correct = 0.0
-        self.count = 0
-
-    def add(self, loss: Tensor, outputs: Tensor, targets) -> None:
-        n = outputs.shape[0] if outputs.ndim else 1
-        self.loss += float(loss.data) * n
-        self.count += n
-        self.correct += _count_correct(outputs.data, targets.data if isinstance(targets, Tensor) else targets)
-
-    def record(self, history: dict, prefix: str) -> tuple[float, float]:
-        if self.count == 0:
-            raise ValueError(f"Trainer: the {prefix} loader yielded no batches")
-        loss, accuracy = self.loss / self.count, self.correct / self.count
-        history[f"{prefix}_loss"].append(loss)
-        history[f"{prefix}_accuracy"].append(accuracy)
-        return loss, accuracy
-
-
-def _count_correct(outputs: np.ndarray, targets) -> float:
-    """Correct predictions: argmax for class logits (integer or one-hot targets), threshold 0.5
-    for one probability column. NaN when the outputs are neither: accuracy does not apply.
-    """
-    targets = np.asarray(targets)
-    if outputs.ndim >= 2 and outputs.shape[-1] > 1:
-        if targets.shape == outputs.shape:
-            targets = targets.argmax(axis=-1)
-        if targets.shape == outputs.shape[:-1]:
-            return float(np.sum(outputs.argmax(axis=-1) == targets))
-    if outputs.size == targets.size:
-        return float(np.sum((outputs.reshape(-1) > 0.5) == (targets.reshape(-1) > 0.5)))
-    return float("nan")
+    def _optimizer_state(self) -> dict:
+        state = {"lr": self.optimizer.lr}
+        if self._has_momentum():
+            momentum_state = self.optimizer.get_momentum_state()
+            if momentum_state is not None:
+                state["momentum_buffers"] = momentum_state
+        return state

@@ -1,101 +1,151 @@
-"""KV cache: remember each layer's keys and values so generation computes only the new token.
+"""KV cache, as the course defines it: remember each layer's keys and values so that generating a
+token computes only that token.
 
-Protocol used by MultiHeadAttention / GPT.forward (one decoding step over t new tokens):
-  for each layer: update(layer, k_new, v_new)  # writes positions seq_pos .. seq_pos+t-1
-                  keys, values = get(layer)    # everything up to and including the new ones
-  advance()                                    # seq_pos += t, once per step, after all layers
+Protocol (the course's): ``cache = enable_kv_cache(model)`` patches the model; the caller then
+feeds ONE token per ``model.forward(tokens)`` (shape (batch, 1)) and calls ``cache.advance()``
+after each. A longer input runs the normal, uncached forward. ``disable_kv_cache(model)`` undoes
+the patch. Unlike the course's solution, the cached logits equal a full recomputation: the first
+token is stored too, the new token attends to itself as well as the past, each layer uses its own
+block, and the position embedding of the new token is the cache position.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["KVCache", "enable_kv_cache", "disable_kv_cache"]
+from tinytorch.core.tensor import Tensor
+
+BYTES_PER_FLOAT32 = 4
+MB_TO_BYTES = 1024 * 1024
 
 
 class KVCache:
-    """Pre-allocated (batch, heads, max_seq_len, head_dim) key and value buffers per layer."""
+    """``caches[layer] = (keys, values)``: Tensors (batch, heads, max_seq_len, head_dim), filled up to
+    ``seq_pos``."""
 
-    def __init__(self, batch_size: int, max_seq_len: int, num_layers: int, num_heads: int, head_dim: int):
-        for name, value in (("batch_size", batch_size), ("max_seq_len", max_seq_len),
-                            ("num_layers", num_layers), ("num_heads", num_heads), ("head_dim", head_dim)):
-            if int(value) != value or value < 1:
-                raise ValueError(f"KVCache {name} must be a positive int, got {value!r}")
-        self.max_seq_len, self.num_layers = int(max_seq_len), int(num_layers)
-        self.num_heads, self.head_dim = int(num_heads), int(head_dim)
-        self._allocate(int(batch_size))
-
-    def _allocate(self, batch_size: int) -> None:
+    def __init__(self, batch_size, max_seq_len, num_layers, num_heads, head_dim):
         self.batch_size = batch_size
-        shape = (self.num_layers, batch_size, self.num_heads, self.max_seq_len, self.head_dim)
-        self.keys = np.zeros(shape, dtype=np.float32)
-        self.values = np.zeros(shape, dtype=np.float32)
+        self.max_seq_len = max_seq_len
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.head_dim = head_dim
         self.seq_pos = 0
-        self._pending = 0
+        shape = (batch_size, num_heads, max_seq_len, head_dim)
+        self.caches = [(Tensor(np.zeros(shape)), Tensor(np.zeros(shape))) for _ in range(num_layers)]
 
-    def _check_layer(self, layer_idx: int) -> None:
-        if not 0 <= layer_idx < self.num_layers:
-            raise IndexError(f"KVCache layer_idx {layer_idx} out of range [0, {self.num_layers})")
+    def _check_layer(self, layer_idx) -> None:
+        if layer_idx >= self.num_layers:
+            raise ValueError(f"Layer index {layer_idx} >= num_layers {self.num_layers}")
 
-    def update(self, layer_idx: int, key, value) -> None:
-        """Store (batch, heads, t, head_dim) new keys/values at positions seq_pos .. seq_pos+t-1."""
+    def update(self, layer_idx, key, value) -> None:
+        """Store one position's key and value (batch, heads, 1, head_dim) at ``seq_pos``."""
         self._check_layer(layer_idx)
-        key = np.asarray(getattr(key, "data", key), dtype=np.float32)
-        value = np.asarray(getattr(value, "data", value), dtype=np.float32)
-        expected = (self.batch_size, self.num_heads, key.shape[2] if key.ndim == 4 else -1, self.head_dim)
-        if key.shape != expected or value.shape != key.shape:
-            raise ValueError(f"KVCache.update: key {key.shape} / value {value.shape} must both be "
-                             f"(batch={self.batch_size}, heads={self.num_heads}, t, "
-                             f"head_dim={self.head_dim})")
-        t = key.shape[2]
-        if self.seq_pos + t > self.max_seq_len:
-            raise ValueError(f"KVCache is full: {self.seq_pos} cached + {t} new > max_seq_len "
-                             f"{self.max_seq_len}; reset() it or crop the context")
-        self.keys[layer_idx, :, :, self.seq_pos:self.seq_pos + t] = key
-        self.values[layer_idx, :, :, self.seq_pos:self.seq_pos + t] = value
-        self._pending = t
+        if self.seq_pos >= self.max_seq_len:
+            raise ValueError(f"Sequence position {self.seq_pos} >= max_seq_len {self.max_seq_len}")
+        key_cache, value_cache = self.caches[layer_idx]
+        key_cache.data[:, :, self.seq_pos:self.seq_pos + 1, :] = key.data
+        value_cache.data[:, :, self.seq_pos:self.seq_pos + 1, :] = value.data
 
-    def get(self, layer_idx: int) -> tuple[np.ndarray, np.ndarray]:
-        """Cached keys and values of a layer, (batch, heads, seq_pos + t_new, head_dim) views."""
+    def get(self, layer_idx):
+        """Copies of the keys and values of positions 0 .. seq_pos - 1 (the ones already advanced past)."""
         self._check_layer(layer_idx)
-        end = self.seq_pos + self._pending
-        return self.keys[layer_idx, :, :, :end], self.values[layer_idx, :, :, :end]
+        key_cache, value_cache = self.caches[layer_idx]
+        return (Tensor(key_cache.data[:, :, :self.seq_pos, :]),
+                Tensor(value_cache.data[:, :, :self.seq_pos, :]))
 
     def advance(self) -> None:
-        """Commit the tokens written by the last update() calls: seq_pos += t."""
-        self.seq_pos += self._pending
-        self._pending = 0
+        self.seq_pos += 1
 
-    def reset(self, batch_size: int | None = None) -> None:
-        """Forget everything (and re-allocate if a different batch size is asked for)."""
-        if batch_size is not None and batch_size != self.batch_size:
-            self._allocate(int(batch_size))
+    def reset(self) -> None:
         self.seq_pos = 0
-        self._pending = 0
+        for key_cache, value_cache in self.caches:
+            key_cache.data.fill(0.0)
+            value_cache.data.fill(0.0)
 
-    def memory_bytes(self) -> int:
-        return self.keys.nbytes + self.values.nbytes
+    def get_memory_usage(self):
+        """Sizes of the pre-allocated buffers: total_mb, per_layer_mb, cache_tensors, total_elements."""
+        cache_tensors = self.num_layers * 2
+        total_elements = self.batch_size * self.num_heads * self.max_seq_len * self.head_dim * cache_tensors
+        total_mb = total_elements * BYTES_PER_FLOAT32 / MB_TO_BYTES
+        return {"total_mb": total_mb, "per_layer_mb": total_mb / self.num_layers,
+                "cache_tensors": cache_tensors, "total_elements": total_elements}
 
-    def __repr__(self) -> str:
-        return (f"KVCache(batch_size={self.batch_size}, max_seq_len={self.max_seq_len}, "
-                f"num_layers={self.num_layers}, num_heads={self.num_heads}, head_dim={self.head_dim}, "
-                f"seq_pos={self.seq_pos})")
+
+def create_kv_cache(batch_size, max_seq_len, num_layers, num_heads, head_dim) -> KVCache:
+    return KVCache(batch_size, max_seq_len, num_layers, num_heads, head_dim)
 
 
-def enable_kv_cache(model, batch_size: int = 1) -> KVCache:
-    """Give a GPT a KV cache; its generate() then decodes one new token per step, and (the course's
-    protocol) each one-token ``model.forward`` goes through the cache. Returns the cache."""
-    needed = ("max_seq_len", "num_layers", "num_heads", "embed_dim", "kv_cache")
-    missing = [name for name in needed if not hasattr(model, name)]
-    if missing:
-        raise TypeError(f"enable_kv_cache needs a tinytorch GPT (attributes {needed}); "
-                        f"{type(model).__name__} lacks {missing}")
-    cache = KVCache(batch_size, model.max_seq_len, model.num_layers, model.num_heads,
-                    model.embed_dim // model.num_heads)
-    model.kv_cache = cache
+def _cached_attention(attention, original_forward, cache: KVCache, layer_idx: int):
+    """``attention.forward`` that, for a single new token, attends over the cached keys and values."""
+
+    def forward(x, mask=None):
+        batch, seq_len, _ = x.shape
+        if seq_len > 1:
+            return original_forward(x, mask)
+        heads, head_dim = attention.num_heads, attention.head_dim
+
+        def split(proj):  # (B, 1, D) -> (B, H, 1, hd)
+            return Tensor._wrap(proj.forward(x).data.reshape(batch, 1, heads, head_dim).transpose(0, 2, 1, 3))
+
+        q = split(attention.q_proj)
+        cache.update(layer_idx, split(attention.k_proj), split(attention.v_proj))
+        end = cache.seq_pos + 1  # the past and the token just stored
+        keys, values = (t.data[:, :, :end, :] for t in cache.caches[layer_idx])
+        scores = (q.data @ keys.transpose(0, 1, 3, 2)) / np.float32(np.sqrt(head_dim))
+        weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        weights /= weights.sum(axis=-1, keepdims=True)
+        attended = (weights @ values).transpose(0, 2, 1, 3).reshape(batch, 1, heads * head_dim)
+        return attention.out_proj.forward(Tensor._wrap(attended))
+
+    return forward
+
+
+def _cached_positions(original_forward, cache: KVCache):
+    """``position_embedding.forward`` that gives a single new token the cache position."""
+
+    def forward(positions):
+        if positions.shape[-1] == 1:
+            positions = Tensor(np.full(positions.shape, cache.seq_pos))
+        return original_forward(positions)
+
+    return forward
+
+
+def enable_kv_cache(model):
+    """Attach a KVCache (batch 1) as ``model._kv_cache`` and patch every block's attention; returns it."""
+    required = ["embed_dim", "num_layers", "num_heads", "max_seq_len", "blocks"]
+    for attr in required:
+        if not hasattr(model, attr):
+            raise AttributeError(f"Model missing '{attr}' - enable_kv_cache() requires a GPT-style model "
+                                 f"with {', '.join(required)}")
+    if model.embed_dim % model.num_heads != 0:
+        raise ValueError(f"embed_dim ({model.embed_dim}) must be divisible by num_heads ({model.num_heads})")
+    cache = KVCache(batch_size=1, max_seq_len=model.max_seq_len, num_layers=model.num_layers,
+                    num_heads=model.num_heads, head_dim=model.embed_dim // model.num_heads)
+    model._kv_cache = cache
+    model._cache_enabled = True
+    for layer_idx, block in enumerate(model.blocks):
+        if not hasattr(block, "_original_attention_forward"):
+            block._original_attention_forward = block.attention.forward
+        block.attention.forward = _cached_attention(block.attention, block._original_attention_forward,
+                                                    cache, layer_idx)
+    embedding = getattr(model, "position_embedding", None)
+    if embedding is not None:
+        if not hasattr(model, "_original_position_forward"):
+            model._original_position_forward = embedding.forward
+        embedding.forward = _cached_positions(model._original_position_forward, cache)
     return cache
 
 
-def disable_kv_cache(model) -> None:
-    """Remove the cache: generate() goes back to recomputing the whole context each step."""
-    model.kv_cache = None
+def disable_kv_cache(model):
+    """Undo ``enable_kv_cache``: restore the attention (and position) forwards, drop ``model._kv_cache``."""
+    if not getattr(model, "_cache_enabled", False):
+        return
+    for block in model.blocks:
+        if hasattr(block, "_original_attention_forward"):
+            block.attention.forward = block._original_attention_forward
+    if hasattr(model, "_original_position_forward"):
+        model.position_embedding.forward = model._original_position_forward
+    model._cache_enabled = False
+    if hasattr(model, "_kv_cache"):
+        del model._kv_cache

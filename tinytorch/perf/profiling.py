@@ -1,212 +1,210 @@
-"""Profiler: parameter counts, analytic FLOP counts, memory and latency of tinytorch models.
+"""Profiler, as the course defines it: parameter counts, FLOP counts, memory and latency of models.
 
-FLOP convention (the usual one): one multiply-accumulate = 2 FLOPs; bias adds, activations,
-softmax, normalisation and pooling are not counted. Counts are per sample (axis 0 of the input
-shape is the batch and is divided out), for one forward pass:
-
-- Linear(in, out) on an input (B, *rest, in): 2 * in * out * prod(rest) (the same for a
-  QuantizedLinear; a LowRankLinear of rank r: 2 * r * (in + out) * prod(rest))
-- Conv2d(Cin -> Cout, kh x kw) giving (Hout, Wout): 2 * Cin * kh * kw * Cout * Hout * Wout
-- MultiHeadAttention(d, h) on (B, T, d): its four d x d projections as Linear layers,
-  8 * T * d^2, plus the score and mixing matmuls Q K^T and A V: 4 * T^2 * d (independent of h)
-- GPT(V, d, L layers, MLP hidden H) on (B, T): L * (8 T d^2 + 4 T^2 d + 4 T d H) + 2 T d V
-  (the lm head; embeddings are lookups, 0 FLOPs).
-
-The counts are exact for the model as it actually runs: `count_flops` runs one forward pass on a
-zero input and records the input shape every Linear, Conv2d and attention layer sees.
+FLOP counts follow the course's rules, by the model's class name: ``Linear`` counts
+``2 * in_features * out_features`` (batch and leading dims ignored); ``Conv2d`` counts
+``(H // stride) * (W // stride) * kh * kw * C_in * C_out * 2`` (padding and kernel overhang
+ignored, as the course); a model with ``.layers`` (or a ``Sequential``) sums its layers, feeding
+each the previous layer's output width, and counts ``prod(shape)`` for a parameter-free layer;
+anything else counts ``prod(input_shape)``. Addition: a ``GPT`` on (batch, T) counts its exact
+forward FLOPs per sequence (every projection, attention's QK^T and AV, the MLPs and the head).
 """
 
 from __future__ import annotations
 
 import time
 import tracemalloc
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections import defaultdict
 
 import numpy as np
 
-from tinytorch.core.autograd import no_grad
+from tinytorch.core.layers import Linear  # noqa: F401 (names the course's module imports)
+from tinytorch.core.spatial import Conv2d  # noqa: F401
 from tinytorch.core.tensor import Tensor
-from tinytorch.perf.benchmarking import Benchmark
 
 BYTES_PER_FLOAT32 = 4
-MB = 1024 * 1024
+KB_TO_BYTES = 1024
+MB_TO_BYTES = 1024 * 1024
 
 
-def is_layer(obj) -> bool:
-    """Duck-typed layer test: anything with `parameters()` and `forward()`."""
-    return callable(getattr(obj, "parameters", None)) and callable(getattr(obj, "forward", None))
+def _pair(value) -> tuple[int, int]:
+    return (value, value) if np.isscalar(value) else tuple(value)
 
 
-def child_slots(obj) -> Iterator[tuple[object, object, object]]:
-    """Yield `(container, key, child)` for each direct sub-layer of `obj`, so callers can replace it.
+def _gpt_flops(model, seq_len: int) -> int:
+    """Forward FLOPs of one sequence through a GPT (2 per multiply-accumulate; embeddings are lookups)."""
+    def linear(layer):
+        return 2 * seq_len * layer.weight.shape[0] * layer.weight.shape[1]
 
-    Looks in instance attributes and in lists, tuples and dicts held by them.
-    """
-    for name, value in list(vars(obj).items()):
-        if is_layer(value):
-            yield obj, name, value
-        elif isinstance(value, (list, tuple)):
-            for i, item in enumerate(value):
-                if is_layer(item):
-                    yield value, i, item
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                if is_layer(item):
-                    yield value, key, item
-
-
-def iter_layers(model) -> Iterator[object]:
-    """`model` and every layer nested inside it, each once, parents before children."""
-    seen: set[int] = set()
-    stack = [model]
-    while stack:
-        layer = stack.pop()
-        if id(layer) in seen:
-            continue
-        seen.add(id(layer))
-        yield layer
-        stack.extend(reversed([child for _, _, child in child_slots(layer)]))
-
-
-def unique_parameters(model_or_params) -> list[Tensor]:
-    """Parameters of a layer/model (or a list of Tensors), each shared Tensor counted once."""
-    params = model_or_params.parameters() if is_layer(model_or_params) else list(model_or_params)
-    seen: set[int] = set()
-    unique = []
-    for p in params:
-        if id(p) not in seen:
-            seen.add(id(p))
-            unique.append(p)
-    return unique
-
-
-def _class_names(layer) -> set[str]:
-    return {cls.__name__ for cls in type(layer).__mro__}
-
-
-def _layer_flops(layer, input_shape: tuple[int, ...], output_shape: tuple[int, ...]) -> int:
-    """FLOPs of one call of `layer` itself (not its children), for the whole batch."""
-    names = _class_names(layer)
-    rows = int(np.prod(input_shape[:-1]))
-    if "Linear" in names:
-        in_features, out_features = layer.weight.shape
-        return 2 * in_features * out_features * rows
-    if "QuantizedLinear" in names:
-        return 2 * layer.in_features * layer.out_features * rows
-    if "LowRankLinear" in names:
-        (in_features, rank), out_features = layer.first.shape, layer.second.shape[1]
-        return 2 * rank * (in_features + out_features) * rows
-    if names & {"Conv2d", "Conv2D"}:
-        c_out, c_in, kh, kw = layer.weight.shape
-        batch, _, h_out, w_out = output_shape
-        return 2 * c_in * kh * kw * c_out * h_out * w_out * batch
-    if "MultiHeadAttention" in names:
-        *lead, seq_len, d_model = input_shape
-        return 4 * seq_len * seq_len * d_model * int(np.prod(lead))
-    return 0
-
-
-@contextmanager
-def _recording_calls(model, records: list):
-    """While active, every layer call inside `model` appends (layer, input_shape, output)."""
-    patched = []
-    for layer in iter_layers(model):
-        original = layer.forward
-
-        def recorder(*args, __layer=layer, __original=original, **kwargs):
-            out = __original(*args, **kwargs)
-            shape = tuple(args[0].shape) if args and hasattr(args[0], "shape") else ()
-            records.append((__layer, shape, out))
-            return out
-
-        patched.append((layer, vars(layer).get("forward")))
-        object.__setattr__(layer, "forward", recorder)
-    try:
-        yield
-    finally:
-        for layer, own_forward in patched:  # restore exactly what was there before
-            if own_forward is None:
-                object.__delattr__(layer, "forward")
-            else:
-                object.__setattr__(layer, "forward", own_forward)
-
-
-def _input_tensor(input_or_shape) -> Tensor:
-    if isinstance(input_or_shape, Tensor):
-        return input_or_shape
-    if isinstance(input_or_shape, np.ndarray):
-        return Tensor(input_or_shape)
-    shape = tuple(input_or_shape)
-    if not shape or not all(isinstance(s, (int, np.integer)) and s > 0 for s in shape):
-        raise ValueError(f"expected an input Tensor or a shape of positive ints, got {input_or_shape!r}")
-    return Tensor(np.zeros(shape, dtype=np.float32))  # zeros are valid token ids too
-
-
-def _batch_size(shape: tuple[int, ...]) -> int:
-    return shape[0] if len(shape) >= 2 else 1
+    total = linear(model.lm_head)
+    for block in model.blocks:
+        attn = block.attention
+        total += sum(linear(p) for p in (attn.q_proj, attn.k_proj, attn.v_proj, attn.out_proj,
+                                         block.mlp.linear1, block.mlp.linear2))
+        total += 4 * seq_len * seq_len * attn.embed_dim  # Q K^T and weights @ V over all heads
+    return total
 
 
 class Profiler:
-    """Measure parameters, FLOPs, memory and latency of a tinytorch layer or model."""
+    """Counts parameters and FLOPs, measures memory and latency, and profiles forward/backward passes."""
+
+    def __init__(self):
+        self.measurements = {}
+        self.operation_counts = defaultdict(int)
+        self.memory_tracker = None
 
     def count_parameters(self, model) -> int:
-        """Number of scalar parameters (shared/tied Tensors counted once)."""
-        return int(sum(p.data.size for p in unique_parameters(model)))
+        """Scalars in ``model.layers``' parameters, else ``model.parameters()``, else weight and bias."""
+        if hasattr(model, "layers"):
+            return sum(p.data.size for layer in model.layers for p in layer.parameters())
+        if hasattr(model, "parameters"):
+            return sum(p.data.size for p in model.parameters())
+        if hasattr(model, "weight"):
+            bias = getattr(model, "bias", None)
+            return model.weight.data.size + (0 if bias is None else bias.data.size)
+        return 0
 
     def count_flops(self, model, input_shape) -> int:
-        """Forward FLOPs per sample for an input of `input_shape` (batch first); see module doc."""
-        x = _input_tensor(input_shape)
-        records: list = []
-        with no_grad(), _recording_calls(model, records):
-            model(x)
-        total = sum(_layer_flops(layer, shape, tuple(out.shape)) for layer, shape, out in records)
-        return int(total // _batch_size(tuple(x.shape)))
+        """Forward FLOPs by the course's rules (see the module docstring)."""
+        input_shape = tuple(input_shape)
+        name = type(model).__name__
+        if name == "Linear":
+            return int(input_shape[-1] * model.weight.shape[1] * 2)
+        if name == "Conv2d":
+            (kh, kw), (sh, sw) = model.kernel_size, _pair(model.stride)
+            out_h, out_w = input_shape[-2] // sh, input_shape[-1] // sw
+            return int(out_h * out_w * kh * kw * model.in_channels * model.out_channels * 2)
+        if name == "Sequential" or hasattr(model, "layers"):
+            total, shape = 0, input_shape
+            for layer in model.layers:
+                total += self.count_flops(layer, shape)
+                if hasattr(layer, "weight"):
+                    shape = shape[:-1] + (layer.weight.shape[1],)
+            return total
+        if name == "GPT" and hasattr(model, "blocks"):
+            return _gpt_flops(model, input_shape[-1])
+        return int(np.prod(input_shape))
 
-    def measure_memory(self, model, input_or_shape) -> dict[str, float]:
-        """Memory of one inference forward pass (under no_grad).
+    def measure_memory(self, model, input_shape):
+        """One forward pass on ``np.random.randn(*input_shape)`` under tracemalloc.
 
-        - parameter bytes: float32 bytes of the unique parameters;
-        - activation bytes (estimate): sum of the output sizes of every leaf layer call;
-        - peak bytes: tracemalloc peak above the baseline during the forward pass (numpy
-          allocations are traced), so it includes temporaries the estimate ignores.
+        Returns MB: ``parameter_memory_mb`` (parameters * 4 B), ``activation_memory_mb`` (twice the
+        input, the course's estimate), ``peak_memory_mb`` (traced peak, at least their sum) and
+        ``memory_efficiency`` = their sum / peak, at most 1.
         """
-        x = _input_tensor(input_or_shape)
-        parameter_bytes = sum(p.data.nbytes for p in unique_parameters(model))
-        records: list = []
-        was_tracing = tracemalloc.is_tracing()
-        if not was_tracing:
+        started = not tracemalloc.is_tracing()
+        if started:
             tracemalloc.start()
-        tracemalloc.reset_peak()
         baseline = tracemalloc.get_traced_memory()[0]
-        try:
-            with no_grad(), _recording_calls(model, records):
-                model(x)
-            peak_bytes = tracemalloc.get_traced_memory()[1] - baseline
-        finally:
-            if not was_tracing:
-                tracemalloc.stop()
-        leaves = {id(layer) for layer in iter_layers(model) if not any(True for _ in child_slots(layer))}
-        activation_bytes = sum(
-            np.asarray(out.data).nbytes
-            for layer, _, out in records
-            if id(layer) in leaves and hasattr(out, "data")
-        )
+        parameter_mb = self.count_parameters(model) * BYTES_PER_FLOAT32 / MB_TO_BYTES
+        dummy_input = Tensor(np.random.randn(*input_shape))
+        activation_mb = dummy_input.data.nbytes * 2 / MB_TO_BYTES
+        model.forward(dummy_input)
+        peak_mb = (tracemalloc.get_traced_memory()[1] - baseline) / MB_TO_BYTES
+        if started:
+            tracemalloc.stop()
+        useful = parameter_mb + activation_mb
         return {
-            "parameter_bytes": int(parameter_bytes),
-            "activation_bytes": int(activation_bytes),
-            "peak_bytes": int(peak_bytes),
-            "parameter_memory_mb": parameter_bytes / MB,
-            "activation_memory_mb": activation_bytes / MB,
-            "peak_memory_mb": peak_bytes / MB,
+            "parameter_memory_mb": parameter_mb,
+            "activation_memory_mb": activation_mb,
+            "peak_memory_mb": max(peak_mb, useful),
+            "memory_efficiency": min(useful / max(peak_mb, 0.001), 1.0),
         }
 
-    def measure_latency(self, model, input_tensor, warmup: int = 10, iterations: int = 100) -> float:
-        """Median wall time of `model(input)` in milliseconds (under no_grad)."""
-        x = _input_tensor(input_tensor)
+    def measure_latency(self, model, input_tensor, warmup=10, iterations=100) -> float:
+        """Median ms of ``model.forward(input_tensor)`` over ``iterations`` runs after ``warmup`` calls."""
+        for _ in range(warmup):
+            model.forward(input_tensor)
+        times = []
+        for _ in range(iterations):
+            start = time.perf_counter()
+            model.forward(input_tensor)
+            times.append((time.perf_counter() - start) * 1000)
+        return float(np.median(times))
 
-        def forward():
-            with no_grad():
-                model(x)
+    def profile_layer(self, layer, input_shape):
+        """Type, parameters, FLOPs, latency (3 warmup, 10 runs), GFLOP/s and the memory dict of one layer."""
+        dummy_input = Tensor(np.random.randn(*input_shape))
+        flops = self.count_flops(layer, input_shape)
+        memory = self.measure_memory(layer, input_shape)
+        latency = self.measure_latency(layer, dummy_input, warmup=3, iterations=10)
+        return {
+            "layer_type": layer.__class__.__name__,
+            "parameters": self.count_parameters(layer),
+            "flops": flops,
+            "latency_ms": latency,
+            "gflops_per_second": (flops / 1e9) / max(latency / 1000, 1e-6),
+            **memory,
+        }
 
-        return Benchmark(type(model).__name__, forward, warmup, iterations, time.perf_counter).run().median_ms
+    def profile_forward_pass(self, model, input_tensor):
+        """Parameters, FLOPs, memory, latency (5 warmup, 20 runs) and the course's bottleneck heuristic."""
+        flops = self.count_flops(model, input_tensor.shape)
+        memory = self.measure_memory(model, input_tensor.shape)
+        latency_ms = self.measure_latency(model, input_tensor, warmup=5, iterations=20)
+        seconds = max(latency_ms / 1000.0, 1e-6)
+        gflops_per_second = (flops / 1e9) / seconds
+        bandwidth = memory["peak_memory_mb"] / seconds
+        memory_bound = bandwidth > gflops_per_second * 100
+        return {
+            "parameters": self.count_parameters(model),
+            "flops": flops,
+            "latency_ms": latency_ms,
+            **memory,
+            "gflops_per_second": gflops_per_second,
+            "memory_bandwidth_mbs": bandwidth,
+            "computational_efficiency": min(gflops_per_second / 100.0, 1.0),  # vs a 100 GFLOP/s CPU
+            "is_memory_bound": memory_bound,
+            "is_compute_bound": not memory_bound,
+            "bottleneck": "memory" if memory_bound else "compute",
+        }
+
+    def profile_backward_pass(self, model, input_tensor, _loss_fn=None):
+        """The course's estimate of a training step: backward = 2x the forward's FLOPs and latency."""
+        forward = self.profile_forward_pass(model, input_tensor)
+        backward_flops = forward["flops"] * 2
+        backward_latency_ms = forward["latency_ms"] * 2
+        gradient_mb = forward["parameter_memory_mb"]
+        total_flops = forward["flops"] + backward_flops
+        total_latency_ms = forward["latency_ms"] + backward_latency_ms
+        return {
+            "forward_flops": forward["flops"],
+            "forward_latency_ms": forward["latency_ms"],
+            "forward_memory_mb": forward["peak_memory_mb"],
+            "backward_flops": backward_flops,
+            "backward_latency_ms": backward_latency_ms,
+            "gradient_memory_mb": gradient_mb,
+            "total_flops": total_flops,
+            "total_latency_ms": total_latency_ms,
+            "total_memory_mb": forward["parameter_memory_mb"] + forward["activation_memory_mb"] + gradient_mb,
+            "total_gflops_per_second": (total_flops / 1e9) / (total_latency_ms / 1000.0),
+            "optimizer_memory_estimates": {"sgd": 0, "adam": gradient_mb * 2, "adamw": gradient_mb * 2},
+            "memory_efficiency": forward["memory_efficiency"],
+            "bottleneck": forward["bottleneck"],
+        }
+
+
+def quick_profile(model, input_tensor, profiler=None):
+    """``profile_forward_pass`` with a new Profiler unless one is given."""
+    return (profiler or Profiler()).profile_forward_pass(model, input_tensor)
+
+
+def analyze_weight_distribution(model, percentiles=[10, 25, 50, 75, 90]):  # noqa: B006 (course default)
+    """Statistics of |w| over all parameters: count, mean, std, min, max, the given percentiles and
+    the percentage below 0.001, 0.01 and 0.1 (keys ``below_threshold_0001``, ``_001``, ``_01``)."""
+    if hasattr(model, "parameters"):
+        params = model.parameters()
+    elif hasattr(model, "weight"):
+        params = [model.weight]
+    else:
+        return {"error": "No weights found"}
+    weights = np.concatenate([np.asarray(p.data, dtype=np.float64).ravel() for p in params])
+    magnitudes = np.abs(weights)
+    stats = {"total_weights": len(weights), "mean": float(np.mean(magnitudes)),
+             "std": float(np.std(magnitudes)), "min": float(np.min(magnitudes)),
+             "max": float(np.max(magnitudes))}
+    for p in percentiles:
+        stats[f"percentile_{p}"] = float(np.percentile(magnitudes, p))
+    for threshold in (0.001, 0.01, 0.1):
+        stats[f"below_threshold_{str(threshold).replace('.', '')}"] = (
+            np.sum(magnitudes < threshold) / len(weights) * 100)
+    return stats

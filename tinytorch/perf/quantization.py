@@ -1,176 +1,172 @@
-"""Int8 post-training quantization: symmetric or affine, per-tensor or per-channel.
+"""INT8 quantization, as the course defines it: asymmetric per-tensor quantization, QuantizedLinear,
+and model-level helpers that walk ``model.layers``.
 
-Conventions:
-- symmetric: q = clip(round(x / s), -127, 127), zero point 0, s = max|x| / 127;
-- affine:    q = clip(round(x / s) + z, -128, 127), s = (max - min) / 255 with the range widened
-  to include 0 (so 0.0 is exact), z = round(-128 - min / s);
-- dequantize: x_hat = (q - z) * s. Inside the range, |x - x_hat| <= s / 2 for every element.
-- per-channel: pass `axis`, the axis that keeps its own scale (Linear weight (in, out): axis=1,
-  the output features; Conv2d weight (out, in, kh, kw): axis=0).
+``quantize_int8(t)`` maps [min, max] onto [-128, 127]: ``scale = (max - min) / 255``,
+``zero_point = round(-128 - min / scale)`` (clipped), ``q = clip(round(x / scale + zero_point))``;
+a constant tensor gives zeros, scale 1.0, zero point 0. The int8 values are returned in a
+(float32) Tensor, as the course does; ``dequantize_int8`` computes ``(q - zero_point) * scale``.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
-from tinytorch.core.layers import Layer, Linear
+from tinytorch.core.activations import ReLU  # noqa: F401 (names the course's module imports)
+from tinytorch.core.layers import Linear  # noqa: F401
 from tinytorch.core.tensor import Tensor
-from tinytorch.perf.profiling import child_slots, iter_layers, unique_parameters
 
-MODES = ("symmetric", "affine")
-COMPUTES = ("dequantize", "integer")
+INT8_MIN_VALUE = -128
+INT8_MAX_VALUE = 127
+INT8_RANGE = 256
+EPSILON = 1e-8
+BYTES_PER_FLOAT32 = 4
+BYTES_PER_INT8 = 1
+MB_TO_BYTES = 1024 * 1024
 
 
-class QuantizedTensor(NamedTuple):
-    """Int8 values with the float32 scale and int32 zero point that map them back to floats.
+def _affine_params(min_val: float, max_val: float) -> tuple[float, int]:
+    """Scale and zero point mapping [min_val, max_val] onto the int8 range (scale 1, zero 0 if constant)."""
+    if abs(max_val - min_val) < EPSILON:
+        return 1.0, 0
+    scale = (max_val - min_val) / (INT8_RANGE - 1)
+    zero_point = int(np.clip(int(np.round(INT8_MIN_VALUE - min_val / scale)), INT8_MIN_VALUE, INT8_MAX_VALUE))
+    return scale, zero_point
 
-    A tuple, so the course's `q, scale, zero_point = quantize_int8(x)` works. Per tensor, scale and
-    zero point are 0-d arrays (use them like numbers); per channel they broadcast against values.
+
+class Quantizer:
+    """The course's quantization operations as static methods."""
+
+    @staticmethod
+    def quantize_tensor(tensor):
+        """(int8 values as a Tensor, scale: float, zero_point: int)."""
+        data = tensor.data
+        min_val, max_val = float(np.min(data)), float(np.max(data))
+        if abs(max_val - min_val) < EPSILON:
+            return Tensor(np.zeros_like(data, dtype=np.int8)), 1.0, 0
+        scale, zero_point = _affine_params(min_val, max_val)
+        q = np.clip(np.round(data / scale + zero_point), INT8_MIN_VALUE, INT8_MAX_VALUE).astype(np.int8)
+        return Tensor(q), scale, zero_point
+
+    @staticmethod
+    def dequantize_tensor(q_tensor, scale, zero_point):
+        return Tensor((q_tensor.data.astype(np.float32) - zero_point) * scale)
+
+    @staticmethod
+    def quantize_model(model, calibration_data=None):
+        """Quantize every parameter of ``model.layers`` (the model itself is left unchanged).
+
+        Returns ``quantized_layers`` ({"param_i": {quantized, scale, zero_point, original_shape}}),
+        ``original_size_mb``, ``quantized_size_mb`` (1 byte per value) and ``compression_ratio``.
+        """
+        quantized_layers, original_bytes, total_elements = {}, 0, 0
+        params = [p for layer in model.layers for p in layer.parameters()]
+        for idx, param in enumerate(params):
+            original_bytes += param.data.nbytes
+            total_elements += param.data.size
+            q, scale, zero_point = Quantizer.quantize_tensor(param)
+            quantized_layers[f"param_{idx}"] = {"quantized": q, "scale": scale, "zero_point": zero_point,
+                                                "original_shape": param.data.shape}
+        return {
+            "quantized_layers": quantized_layers,
+            "original_size_mb": original_bytes / MB_TO_BYTES,
+            "quantized_size_mb": total_elements / MB_TO_BYTES,
+            "compression_ratio": original_bytes / total_elements if total_elements > 0 else 1.0,
+        }
+
+    @staticmethod
+    def compare_models(original_model, quantized_info):
+        """original_mb, quantized_mb, compression_ratio, memory_saved_mb of a ``quantize_model`` result."""
+        return {
+            "original_mb": quantized_info["original_size_mb"],
+            "quantized_mb": quantized_info["quantized_size_mb"],
+            "compression_ratio": quantized_info["compression_ratio"],
+            "memory_saved_mb": quantized_info["original_size_mb"] - quantized_info["quantized_size_mb"],
+        }
+
+
+def quantize_int8(tensor):
+    """(int8 values as a Tensor, scale, zero_point) of a float tensor."""
+    return Quantizer.quantize_tensor(tensor)
+
+
+def dequantize_int8(q_tensor, scale, zero_point):
+    """The float32 Tensor ``(q - zero_point) * scale``."""
+    return Quantizer.dequantize_tensor(q_tensor, scale, zero_point)
+
+
+def quantize_model(model, calibration_data=None):
+    """``Quantizer.quantize_model``: a dict of quantized parameters and sizes; the model is unchanged."""
+    return Quantizer.quantize_model(model, calibration_data)
+
+
+class QuantizedLinear:
+    """A Linear layer with int8 weight and bias (each with its own scale and zero point).
+
+    ``forward(x)`` dequantizes and computes ``x @ W + b`` (differentiable in ``x``);
+    ``parameters()`` returns ``[q_weight, q_bias]``; ``calibrate(sample_inputs)`` sets
+    ``input_scale``/``input_zero_point`` from the inputs' range.
     """
 
-    values: np.ndarray  # int8
-    scale: np.ndarray  # float32
-    zero_point: np.ndarray  # int32
-
-    @property
-    def nbytes(self) -> int:
-        """Storage: one byte per value plus the scales and zero points."""
-        return int(self.values.nbytes + self.scale.nbytes + self.zero_point.nbytes)
-
-    def dequantize(self) -> np.ndarray:
-        return dequantize(self.values, self.scale, self.zero_point)
-
-
-def _as_array(x, where: str) -> np.ndarray:
-    data = x.data if isinstance(x, Tensor) else np.asarray(x)
-    if not np.issubdtype(data.dtype, np.floating):
-        raise TypeError(f"{where}: expects float values, got dtype {data.dtype}")
-    if not np.all(np.isfinite(data)):
-        raise ValueError(f"{where}: input has NaN or inf; quantize finite values only")
-    return data.astype(np.float32, copy=False)
-
-
-def quantize_int8(x, mode: str = "symmetric", axis: int | None = None) -> QuantizedTensor:
-    """Quantize `x` (Tensor or array) to int8; `axis=None` is per-tensor, an int is per-channel."""
-    if mode not in MODES:
-        raise ValueError(f"quantize_int8: mode must be one of {MODES}, got {mode!r}")
-    data = _as_array(x, "quantize_int8")
-    if axis is None:
-        reduce_axes = None
-    else:
-        if not -data.ndim <= axis < data.ndim:
-            raise ValueError(f"quantize_int8: axis {axis} out of range for shape {data.shape}")
-        reduce_axes = tuple(i for i in range(data.ndim) if i != axis % data.ndim)
-    lo = np.minimum(data.min(axis=reduce_axes, keepdims=True), 0.0)
-    hi = np.maximum(data.max(axis=reduce_axes, keepdims=True), 0.0)
-    if mode == "symmetric":
-        scale = np.maximum(np.abs(lo), hi) / 127.0
-        scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
-        zero_point = np.zeros_like(scale, dtype=np.int32)
-        values = np.clip(np.rint(data / scale), -127, 127)
-    else:
-        scale = (hi - lo) / 255.0
-        scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
-        zero_point = np.clip(np.rint(-128.0 - lo / scale), -128, 127).astype(np.int32)
-        values = np.clip(np.rint(data / scale) + zero_point, -128, 127)
-    if axis is None:
-        scale, zero_point = scale.reshape(()), zero_point.reshape(())
-    return QuantizedTensor(values.astype(np.int8), scale, zero_point)
-
-
-def dequantize(values: np.ndarray, scale, zero_point=0) -> np.ndarray:
-    """Map int8 `values` back to float32: (values - zero_point) * scale."""
-    return ((np.asarray(values, dtype=np.float32) - np.asarray(zero_point, dtype=np.float32)) * scale).astype(
-        np.float32
-    )
-
-
-dequantize_int8 = dequantize  # the course's name
-
-
-class QuantizedLinear(Layer):
-    """Inference copy of a Linear with int8 weights (per output feature by default).
-
-    `compute="dequantize"`: y = x @ dequantize(W_q) + b (float GEMM on the restored weights).
-    `compute="integer"`: x is quantized per tensor (affine) on the fly, then
-    y = s_x * s_w * ((x_q - z_x) @ (W_q - z_w)) + b; the integer GEMM is done exactly in float64
-    (every partial sum is an integer below 2**53). The bias stays float32. No gradients flow to
-    the quantized weights: this layer is for inference.
-    """
-
-    def __init__(self, linear: Linear, mode: str = "symmetric", per_channel: bool = True,
-                 compute: str = "dequantize"):
-        super().__init__()
-        if compute not in COMPUTES:
-            raise ValueError(f"QuantizedLinear: compute must be one of {COMPUTES}, got {compute!r}")
-        self.in_features, self.out_features = linear.weight.shape
-        self.weight_q = quantize_int8(linear.weight, mode, axis=1 if per_channel else None)
-        self.bias = None if linear.bias is None else np.array(linear.bias.data, dtype=np.float32)
-        self.compute = compute
-
-    def parameters(self) -> list:
-        """As the course's QuantizedLinear: what the layer stores (int8 weight codes, float bias)."""
-        return [Tensor(self.weight_q.values)] + ([] if self.bias is None else [Tensor(self.bias)])
-
-    @property
-    def nbytes(self) -> int:
-        return self.weight_q.nbytes + (0 if self.bias is None else self.bias.nbytes)
-
-    def forward(self, x) -> Tensor:
-        data = x.data if isinstance(x, Tensor) else np.asarray(x, dtype=np.float32)
-        if data.shape[-1] != self.in_features:
-            raise ValueError(
-                f"QuantizedLinear: input last dim {data.shape[-1]} != in_features {self.in_features} "
-                f"(input shape {data.shape}, weight ({self.in_features}, {self.out_features}))"
-            )
-        if self.compute == "dequantize":
-            y = data @ self.weight_q.dequantize()  # restored on the fly: only int8 weights are kept
+    def __init__(self, linear_layer):
+        self.original_layer = linear_layer
+        self.q_weight, self.weight_scale, self.weight_zero_point = quantize_int8(linear_layer.weight)
+        if linear_layer.bias is not None:
+            self.q_bias, self.bias_scale, self.bias_zero_point = quantize_int8(linear_layer.bias)
         else:
-            xq = quantize_int8(data, "affine")
-            acc = (xq.values.astype(np.float64) - xq.zero_point) @ (
-                self.weight_q.values.astype(np.float64) - self.weight_q.zero_point
-            )
-            y = acc * (xq.scale.astype(np.float64) * self.weight_q.scale)
-        if self.bias is not None:
-            y = y + self.bias
-        return Tensor(y.astype(np.float32))
+            self.q_bias = self.bias_scale = self.bias_zero_point = None
+        self.input_scale = None
+        self.input_zero_point = None
+
+    def calibrate(self, sample_inputs):
+        values = np.concatenate([np.asarray(x.data).ravel() for x in sample_inputs])
+        self.input_scale, self.input_zero_point = _affine_params(float(np.min(values)), float(np.max(values)))
+
+    def forward(self, x):
+        result = x.matmul(dequantize_int8(self.q_weight, self.weight_scale, self.weight_zero_point))
+        if self.q_bias is not None:
+            result = result + dequantize_int8(self.q_bias, self.bias_scale, self.bias_zero_point)
+        return result
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    def parameters(self):
+        return [self.q_weight] if self.q_bias is None else [self.q_weight, self.q_bias]
+
+    def memory_usage(self):
+        """Bytes before (float32) and after (int8 values + two float32 scales) and their ratio."""
+        layer = self.original_layer
+        original = layer.weight.data.size + (0 if layer.bias is None else layer.bias.data.size)
+        original *= BYTES_PER_FLOAT32
+        quantized = (self.q_weight.data.size * BYTES_PER_INT8 + BYTES_PER_FLOAT32 * 2
+                     + (0 if self.q_bias is None else self.q_bias.data.size * BYTES_PER_INT8))
+        return {"original_bytes": original, "quantized_bytes": quantized,
+                "compression_ratio": original / quantized if quantized > 0 else 1.0}
 
 
-def model_size_bytes(model) -> int:
-    """Storage of a model: float32 parameters plus the int8 weights of its QuantizedLinear layers."""
-    quantized = sum(layer.nbytes for layer in iter_layers(model) if isinstance(layer, QuantizedLinear))
-    return int(quantized + sum(p.data.nbytes for p in unique_parameters(model)))
+def _params(layer) -> list:
+    return layer.parameters() if hasattr(layer, "parameters") else []
 
 
-def quantize_model(
-    model, mode: str = "symmetric", per_channel: bool = True, compute: str = "dequantize"
-) -> dict:
-    """Replace every Linear inside `model` (in place) by a QuantizedLinear; return size statistics.
-
-    Returns {"layers_quantized", "float_bytes", "quantized_bytes", "compression_ratio"} where the
-    byte counts are `model_size_bytes` before and after.
-    """
-    if isinstance(model, Linear):
-        raise TypeError("quantize_model: got a bare Linear; use QuantizedLinear(linear) for one layer")
-    float_bytes = model_size_bytes(model)
-    replaced = 0
-    for layer in list(iter_layers(model)):
-        for container, key, child in list(child_slots(layer)):
-            if isinstance(child, Linear):
-                quantized = QuantizedLinear(child, mode, per_channel, compute)
-                if isinstance(container, tuple):
-                    raise TypeError(f"quantize_model: cannot replace a Linear kept in a tuple in {layer!r}")
-                if isinstance(container, (list, dict)):
-                    container[key] = quantized
-                else:
-                    setattr(container, key, quantized)
-                replaced += 1
-    quantized_bytes = model_size_bytes(model)
+def compare_model_sizes(original_model, quantized_model):
+    """Parameters and bytes of two models with ``.layers`` (QuantizedLinear layers count their int8 bytes)."""
+    original_params = sum(p.data.size for layer in original_model.layers for p in _params(layer))
+    original_bytes = original_params * BYTES_PER_FLOAT32
+    quantized_params = quantized_bytes = 0
+    for layer in quantized_model.layers:
+        sizes = [p.data.size for p in _params(layer)]
+        quantized_params += sum(sizes)
+        if isinstance(layer, QuantizedLinear):
+            quantized_bytes += layer.memory_usage()["quantized_bytes"]
+        else:
+            quantized_bytes += sum(sizes) * BYTES_PER_FLOAT32
+    saved = original_bytes - quantized_bytes
     return {
-        "layers_quantized": replaced,
-        "float_bytes": float_bytes,
+        "original_params": original_params,
+        "quantized_params": quantized_params,
+        "original_bytes": original_bytes,
         "quantized_bytes": quantized_bytes,
-        "compression_ratio": float_bytes / quantized_bytes if quantized_bytes else float("inf"),
+        "compression_ratio": original_bytes / quantized_bytes if quantized_bytes > 0 else 1.0,
+        "memory_saved_mb": saved / MB_TO_BYTES,
+        "memory_saved_percent": saved / original_bytes * 100 if original_bytes > 0 else 0,
     }
