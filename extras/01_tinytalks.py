@@ -14,7 +14,7 @@ it), which a 2-layer model trained for a minute only sometimes forms.
 Measured (numpy, from your model's logits):
 - `exact_answer_rate`: share of held-out questions answered exactly. The held-out answers are not
   in extras/data: this script writes its answers (`tinytalks_test_answers.npy`) and the grader
-  compares them with its answer key (criteria/references/, never shown to the script), ignoring
+  compares them with its answer key (criteria/sample-secrets/references/, never shown to the script), ignoring
   case and extra whitespace. Run directly from a clone, the script prints its own estimate;
 
 - `train_exact_answer_rate`: the same for 84 questions it was trained on (recall);

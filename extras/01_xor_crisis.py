@@ -4,6 +4,9 @@ Minsky and Papert showed that a single-layer perceptron draws one straight line,
 separates XOR's classes. This script trains a single Linear+Sigmoid neuron several times (its
 best accuracy must stay at or below 0.75) and then a 2-layer MLP built from the same API (it
 must reach 1.0). A single layer that "solves" XOR means the package is not what it claims.
+Under the harness the grader hands out the MLP's starting weights (one set per attempt) and a
+numerics probe; the script returns the trained weights, and the grader computes the MLP's accuracy,
+loss and weight movement itself.
 
 Run it directly (`python extras/01_xor_crisis.py [--quick] [--seed N]`) or via `harness check xor_crisis`.
 """
@@ -11,7 +14,7 @@ Run it directly (`python extras/01_xor_crisis.py [--quick] [--seed N]`) or via `
 from __future__ import annotations
 
 import numpy as np
-from _harness import common, gates, metrics, probes
+from _harness import common, evidence, gates, metrics, probes
 
 from tinytorch.core.activations import Sigmoid, Tanh
 from tinytorch.core.layers import Linear
@@ -40,11 +43,15 @@ def train(layers, optimizer, steps: int, on_first_backward=None) -> list[float]:
     return losses
 
 
-def accuracy(layers) -> float:
-    out = Tensor(X)
+def forward(layers, x: np.ndarray) -> np.ndarray:
+    out = Tensor(x)
     for layer in layers:
         out = layer(out)
-    return gates.accuracy(common.to_numpy(out).reshape(-1) > 0.5, Y)
+    return common.to_numpy(out)
+
+
+def accuracy(layers) -> float:
+    return gates.accuracy(forward(layers, X).reshape(-1) > 0.5, Y)
 
 
 def single_layer_attempts(restarts: int, steps: int) -> list[float]:
@@ -59,10 +66,14 @@ def single_layer_attempts(restarts: int, steps: int) -> list[float]:
     return results
 
 
-def train_mlp(steps: int, report_grad: bool):
-    """Train Linear(2,8)+Tanh+Linear(8,1)+Sigmoid; (accuracy, losses, initial weights, weights)."""
+def train_mlp(steps: int, report_grad: bool, given: dict, attempt: int):
+    """Train Linear(2,8)+Tanh+Linear(8,1)+Sigmoid from the grader's start number ``attempt``;
+    (accuracy, losses, initial weights, weights, layers, named parameters)."""
     hidden, out = Linear(2, 8), Linear(8, 1)
     layers = [hidden, Tanh(), out, Sigmoid()]
+    params = {"hidden.weight": hidden.weight, "hidden.bias": hidden.bias,
+              "output.weight": out.weight, "output.bias": out.bias}
+    evidence.start_from(params, given, prefix=f"init{attempt}.")
     weights = {"hidden": hidden.weight, "output": out.weight}
     before = gates.snapshot(weights)
 
@@ -71,7 +82,8 @@ def train_mlp(steps: int, report_grad: bool):
             gates.report_first_layer_grad("hidden.weight", hidden.weight)
 
     losses = train(layers, Adam(hidden.parameters() + out.parameters(), lr=0.05), steps, first_backward)
-    return accuracy(layers), losses, before, weights
+    return accuracy(layers), losses, before, weights, layers, params
+
 
 
 def main() -> None:
@@ -80,7 +92,8 @@ def main() -> None:
     restarts, steps = (3, 300) if args.quick else (5, 1000)
     print("== The XOR crisis (Minsky & Papert, 1969), replayed with YOUR TinyTorch ==")
 
-    probes.report(probes.linear_sigmoid_bce(Tensor, Linear, Sigmoid, BinaryCrossEntropyLoss))
+    probes.linear_sigmoid_bce(Tensor, Linear, Sigmoid, BinaryCrossEntropyLoss)
+    given = evidence.inputs()
 
     print(f"\n1) A single neuron, {restarts} attempts of {steps} steps:")
     best = max(single_layer_attempts(restarts, steps))
@@ -93,10 +106,13 @@ def main() -> None:
 
     print("\n2) Two layers (Linear 2->8, Tanh, Linear 8->1, Sigmoid):")
     for attempt in range(1, 4):  # a rare unlucky start may stall; the claim is that an MLP CAN solve it
-        mlp_acc, losses, before, weights = train_mlp(steps, report_grad=attempt == 1)
+        mlp_acc, losses, before, weights, layers, params = train_mlp(steps, attempt == 1, given, attempt - 1)
         print(f"  attempt {attempt}: final loss {losses[-1]:.4f}, accuracy {mlp_acc:.2f}")
         if mlp_acc == 1.0:
             break
+    evidence.record("mlp.attempt", np.array(attempt - 1))
+    evidence.export_weights(params)
+    evidence.record_consistency(given, lambda x: forward(layers, x))
     metrics.report("mlp_attempts", attempt)
     metrics.report("mlp_accuracy", mlp_acc)
     metrics.series("mlp_loss", losses[:: max(1, steps // 100)])

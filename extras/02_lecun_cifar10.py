@@ -1,8 +1,10 @@
 """1998 · LeCun's convolutional network, on the full CIFAR-10 (32x32 colour photos, 10 classes).
 
 A LeNet-style CNN (Conv2d, ReLU, MaxPool2d, Linear, CrossEntropyLoss, Adam) learns from 50,000
-training images; the 10,000 test images are predicted and, under the harness, scored on the host
-(the sandbox never sees their labels). The loss is computed by YOUR CrossEntropyLoss, so the
+training images. Under the harness the 10,000 test images never enter the sandbox: the grader
+hands out the starting weights and a numerics probe, this script trains and returns the trained
+weights, and the grader evaluates them on the test images itself. The loss is computed by YOUR
+CrossEntropyLoss, so the
 gradient flows from the loss through every layer down to the first convolution.
 
 Run it directly (`python extras/02_lecun_cifar10.py [--quick] [--seed N]`; the data comes from
@@ -12,7 +14,7 @@ Run it directly (`python extras/02_lecun_cifar10.py [--quick] [--seed N]`; the d
 from __future__ import annotations
 
 import numpy as np
-from _harness import common, gates, metrics, probes
+from _harness import common, evidence, gates, metrics, probes
 from _harness.course import no_grad
 from _harness.data import CIFAR10_CLASSES, load_cifar10
 
@@ -56,6 +58,10 @@ class LeNet:
     def parameters(self):
         return [p for layer in self.layers().values() for p in layer.parameters()]
 
+    def named_parameters(self) -> dict:
+        return {f"{name}.{kind}": getattr(layer, kind) for name, layer in self.layers().items()
+                for kind in ("weight", "bias")}
+
 
 def preprocess(images: np.ndarray) -> np.ndarray:
     """uint8 (N,32,32,3) HWC -> standardised float32 (N,3,32,32) NCHW."""
@@ -63,13 +69,19 @@ def preprocess(images: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 
 
-def predict(model: LeNet, images: np.ndarray, batch: int = 250) -> np.ndarray:
-    """Class ids for uint8 images, in batches, without recording a graph."""
+def predict_scores(model: LeNet, x: np.ndarray, batch: int = 250) -> np.ndarray:
+    """Logits for preprocessed images (N,3,32,32), in batches, without recording a graph."""
     out = []
     with no_grad():
-        for i in range(0, len(images), batch):
-            out.append(common.to_numpy(model(Tensor(preprocess(images[i:i + batch])))).argmax(axis=1))
-    return np.concatenate(out).astype(np.int64)
+        for i in range(0, len(x), batch):
+            out.append(np.array(common.to_numpy(model(Tensor(x[i:i + batch])))))
+    return np.concatenate(out)
+
+
+def predict(model: LeNet, images: np.ndarray, batch: int = 250) -> np.ndarray:
+    """Class ids for uint8 images."""
+    return np.concatenate([predict_scores(model, preprocess(images[i:i + batch])).argmax(axis=1)
+                           for i in range(0, len(images), batch)]).astype(np.int64)
 
 
 def main() -> None:
@@ -78,17 +90,19 @@ def main() -> None:
     cfg = QUICK if args.quick else FULL
     print("== The convolutional revolution (LeCun et al., 1998): CIFAR-10 with YOUR TinyTorch ==")
 
-    errors = probes.conv_pool_cross_entropy(Tensor, Conv2d, MaxPool2d, ReLU, Linear, CrossEntropyLoss)
-    probes.report(errors, "conv, pool, linear, loss")
+    probes.conv_pool_cross_entropy(Tensor, Conv2d, MaxPool2d, ReLU, Linear, CrossEntropyLoss)
+    given = evidence.inputs()
 
     data = load_cifar10()
     rng = np.random.RandomState(args.seed % (2**32))
     subset = np.sort(rng.permutation(len(data.x_train))[:cfg["train_size"]])
     x_train, y_train = np.asarray(data.x_train[subset]), data.y_train[subset]
-    print(f"Data: {len(x_train)} training images, {len(data.x_test)} test images "
-          f"({'test labels available' if data.y_test is not None else 'test labels held by the grader'})")
+    print(f"Data: {len(x_train)} training images"
+          + (f", {len(data.x_test)} test images" if data.x_test is not None
+             else "; the test images stay with the grader"))
 
     model, loss_fn = LeNet(), CrossEntropyLoss()
+    evidence.start_from(model.named_parameters(), given)
     optimizer = Adam(model.parameters(), lr=cfg["lr"])
     weights = {name: layer.weight for name, layer in model.layers().items()}
     gates.train_epochs(model, loss_fn, optimizer, Tensor, x_train, y_train, epochs=cfg["epochs"],
@@ -97,10 +111,11 @@ def main() -> None:
 
     train_acc = gates.accuracy(predict(model, x_train[:5000]), y_train[:5000])
     metrics.report("train_accuracy", train_acc)
-    predictions = predict(model, data.x_test)
-    metrics.artifact("cifar10_test_predictions.npy", predictions)
+    evidence.export_weights(model.named_parameters())
+    evidence.record_consistency(given, lambda x: predict_scores(model, x))
     print(f"Accuracy on (up to 5,000) training images: {train_acc:.4f}")
-    if data.y_test is not None:
+    if data.x_test is not None and data.y_test is not None:
+        predictions = predict(model, data.x_test)
         test_acc = gates.accuracy(predictions, data.y_test)
         per_class = [gates.accuracy(predictions[data.y_test == c], c) for c in range(10)]
         print(f"Test accuracy: {test_acc:.4f} (under the harness, the grader computes this)")

@@ -159,8 +159,8 @@ class BudgetSpec(_Strict):
 
 RESERVED_ENV = ("PATH", "HOME", "TMPDIR", "PYTHONPATH", "PYTHONHASHSEED", "PYTHONDONTWRITEBYTECODE",
                 "PYTHONPYCACHEPREFIX", "HARNESS_OUT", "HARNESS_SEED",
-                "HARNESS_PROFILE", "HARNESS_DATA_DIR", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                "MKL_NUM_THREADS")
+                "HARNESS_PROFILE", "HARNESS_DATA_DIR", "HARNESS_IN", "OMP_NUM_THREADS",
+                "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 class Profile(_Strict):
@@ -182,7 +182,11 @@ class Profile(_Strict):
 class Check(_Strict):
     name: Identifier
     metric: str = Field(min_length=1)
-    source: Literal["reported", "artifact"] = "reported"
+    # Where the number comes from: ``host`` (computed on the host from the run's evidence by the
+    # criterion's evidence kit) or ``self-reported`` (the script's own metric, or a file it wrote
+    # scored on the host: either way a claim of the student's process).
+    source: Literal["host", "self-reported"]
+    trust: Literal["self-reported"] | None = None  # required for points on a self-reported check
     scorer: str | None = None
     artifact: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+$")
     labels: str | None = Field(default=None, pattern=r"^[a-z0-9_]+:[a-z0-9_]+$")
@@ -201,12 +205,19 @@ class Check(_Strict):
     def _consistent(self) -> Check:
         artifact_fields = {"scorer": self.scorer, "artifact": self.artifact, "labels": self.labels,
                            "reference": self.reference}
-        if self.source == "artifact":
+        if any(v is not None for v in artifact_fields.values()):
+            if self.source != "self-reported":
+                raise PydanticCustomError(
+                    "artifact_fields", "scorer/artifact/labels/reference score a file the script wrote: "
+                    "only for source: self-reported", {})
             _check_scorer_inputs(self)
-        elif any(v is not None for v in artifact_fields.values()):
+        if self.source == "self-reported" and self.points > 0 and self.trust != "self-reported":
             raise PydanticCustomError(
-                "artifact_fields", "scorer/artifact/labels/reference are only for source: artifact", {}
-            )
+                "trust", "a self-reported check earns points only with `trust: self-reported` (its number "
+                "comes from the student's own process): compute it on the host (source: host), give it "
+                "points: 0, or mark it trust: self-reported", {})
+        if self.trust is not None and self.source != "self-reported":
+            raise _invalid("trust: self-reported is only for source: self-reported checks")
         for profile in self.profile_rules:
             if profile not in PROFILE_NAMES:
                 raise PydanticCustomError(
@@ -244,7 +255,7 @@ def _check_scorer_inputs(check: Check) -> None:
     missing = [k for k in required if getattr(check, k) is None]
     if missing:
         raise PydanticCustomError(
-            "artifact_fields", "source: artifact needs {missing}", {"missing": ", ".join(missing)}
+            "artifact_fields", "an artifact check needs {missing}", {"missing": ", ".join(missing)}
         )
     if check.scorer not in SCORER_NEEDS:
         return  # unknown scorer: `harness validate` names it; no more to say about its inputs
@@ -274,6 +285,7 @@ class Criterion(_Strict):
     description: str | None = None
     requires: list[ModuleName] = []
     datasets: list[Identifier] = []
+    evidence: Identifier | None = None  # the host's evidence kit for this extra (harness/evidence)
     profiles: dict[Literal["full", "quick"], Profile]
     checks: list[Check] = Field(min_length=1)
     _source: Path | None = PrivateAttr(default=None)  # the file it was loaded from
@@ -307,6 +319,27 @@ class Criterion(_Strict):
                 raise _invalid(f"no check applies to the {profile} profile; every profile needs at least one "
                                "(see each check's profiles)")
         return checks
+
+    @model_validator(mode="after")
+    def _host_checks_have_a_kit(self) -> Criterion:
+        from harness.evidence.registry import KITS  # imported late: kits need numpy
+
+        host = [c for c in self.checks if c.source == "host"]
+        if host and self.evidence is None:
+            raise _invalid(f"checks {', '.join(c.name for c in host)} are source: host, so the criterion "
+                           "needs `evidence: KIT` (the host's evidence kit, one of "
+                           f"{'|'.join(sorted(KITS))})")
+        if self.evidence is None:
+            return self
+        kit = KITS.get(self.evidence)
+        if kit is None:
+            raise _invalid(f"evidence: unknown kit {self.evidence!r}; expected one of "
+                           f"{'|'.join(sorted(KITS))}")
+        unknown = [c.metric for c in host if c.metric not in kit.metrics]
+        if unknown:
+            raise _invalid(f"evidence kit {kit.name!r} computes no {', '.join(unknown)}; it computes "
+                           f"{', '.join(kit.metrics)}")
+        return self
 
     def checks_for(self, profile: str) -> list[Check]:
         """The checks judged in ``profile``."""
@@ -396,7 +429,7 @@ _PATTERN_HELP = {
     "script": "a file name in extras/ ending in .py (no directories)",
     "artifact": "a plain file name such as predictions.npy (no directories)",
     "labels": "dataset:split, e.g. mnist:test",
-    "reference": "a plain .json file name in criteria/references/, e.g. tinytalks_test_answers.json",
+    "reference": "a plain .json file name in the secrets' references/, e.g. tinytalks_test_answers.json",
 }
 
 
@@ -431,9 +464,41 @@ def load_criterion(path: Path, display: str | None = None) -> Criterion:
                         f"stem {Path(path).stem!r} (rename the file or the id)")
     if problems:
         raise CriteriaError(problems)
+    criterion = _with_secret_thresholds(criterion)
     criterion._source = Path(path)
     criterion._lines = lines
     return criterion
+
+
+def _with_secret_thresholds(criterion: Criterion) -> Criterion:
+    """The criterion with the instructor's ``thresholds.yaml`` overrides (rule, profile_rules,
+    partial) applied to its checks; the public file keeps the sample values."""
+    from harness.evidence.secrets import SecretsError, active_secrets
+
+    try:
+        secrets = active_secrets()
+        overrides = secrets.thresholds().get(criterion.id)
+    except SecretsError as exc:
+        raise CriteriaError([str(exc)]) from None
+    if not overrides:
+        return criterion
+    where = f"{secrets.root / 'thresholds.yaml'}: {criterion.id}"
+    by_name = {c.name: c for c in criterion.checks}
+    problems, checks = [], dict(by_name)
+    for name, spec in overrides.items():
+        if name not in by_name:
+            problems.append(f"{where}: no check named {name!r} (checks: {', '.join(by_name)})")
+            continue
+        if not isinstance(spec, dict) or set(spec) - {"rule", "profile_rules", "partial"}:
+            problems.append(f"{where}.{name}: only rule, profile_rules and partial can be overridden")
+            continue
+        try:
+            checks[name] = Check.model_validate({**by_name[name].model_dump(exclude_none=True), **spec})
+        except ValidationError as exc:
+            problems += [f"{where}.{name}: {_loc_text(_clean_loc(e))}: {e['msg']}" for e in exc.errors()]
+    if problems:
+        raise CriteriaError(problems)
+    return criterion.model_copy(update={"checks": [checks[c.name] for c in criterion.checks]})
 
 
 def _dedupe(items: list[str]) -> list[str]:

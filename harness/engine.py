@@ -16,11 +16,14 @@ from pathlib import Path
 
 from harness import __version__
 from harness.criteria import Criterion
+from harness.evidence.runs import EvidenceRun, prepare_run
+from harness.evidence.secrets import active_secrets
 from harness.outfiles import remove_tree
 from harness.provenance import combined_hash, criterion_file_hash, machine_info, tree_hash
 from harness.report.model import ExtraResult, Provenance, Report, SubmissionResult, worst
 from harness.runners.base import Budget, Job, Runner, RunResult
 from harness.scheduler import run_parallel
+from harness.scoring import ScoringUnavailable
 from harness.verdict import judge, missing_modules
 
 DEFAULT_SEED = 1337
@@ -142,12 +145,34 @@ class Engine:
         except Exception as exc:  # a missing dataset is the host's problem, not the student's
             reason = f"infrastructure error: datasets {crit.datasets} unavailable: {exc}"
             return judge(crit, profile, None, root, self.include_hidden, skipped=reason)
-        run = self._run(job)
         try:
-            return judge(crit, profile, run, root, self.include_hidden)
+            evidence = prepare_run(crit, profile, root, job.seed)
+        except Exception as exc:  # the host's secrets or kit failed, not the student
+            reason = f"infrastructure error: could not prepare the run's evidence inputs: {exc}"
+            return judge(crit, profile, None, root, self.include_hidden, skipped=reason)
+        if evidence is not None:
+            job = dataclasses.replace(job, inputs=evidence.inputs_dir)
+        try:
+            run = self._run(job)
+            try:
+                return self._judge(crit, profile, run, root, evidence)
+            finally:
+                if run.out_dir is not None:
+                    remove_tree(run.out_dir)
         finally:
-            if run.out_dir is not None:
-                remove_tree(run.out_dir)
+            if evidence is not None:
+                evidence.close()
+
+    def _judge(self, crit: Criterion, profile: str, run: RunResult, root: Path,
+               evidence: EvidenceRun | None) -> ExtraResult:
+        host = None
+        if evidence is not None and run.infra_error is None:
+            try:
+                host = evidence.score(run.out_dir, profile)
+            except ScoringUnavailable as exc:
+                reason = f"infrastructure error: the host cannot score this run's evidence: {exc}"
+                return judge(crit, profile, None, root, self.include_hidden, skipped=reason)
+        return judge(crit, profile, run, root, self.include_hidden, host=host)
 
     def _run(self, job: Job) -> RunResult:
         try:
@@ -184,7 +209,8 @@ def make_provenance(criteria: list[Criterion], runner: Runner, *, profile: str, 
         backend=described.get("backend", runner.name), image_id=described.get("image_id"),
         lock_hash=described.get("lock_hash"),
         criteria_hash=combined_hash(criteria_hashes), criteria=criteria_hashes, seed=seed,
-        profile=profile, hidden_checks_included=include_hidden, machine=machine_info(),
+        profile=profile, hidden_checks_included=include_hidden, secrets=active_secrets().label,
+        machine=machine_info(),
     )
 
 

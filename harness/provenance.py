@@ -27,20 +27,24 @@ def file_hash(path: Path) -> str:
 
 
 def criterion_file_hash(criterion) -> str:
-    """The criterion's YAML file hash; combined with its answer keys (criteria/references/) when it
-    names any, since a changed key changes grades. "unknown" for a criterion not loaded from a file."""
+    """The criterion's YAML file hash, combined with what of the instructor's secrets can change its
+    grades: its answer keys, its threshold overrides and (for an evidence kit) a fingerprint of the
+    probe key. "unknown" for a criterion not loaded from a file."""
+    from harness.evidence.secrets import active_secrets
+
     if criterion.source is None:
         return "unknown"
-    yaml_hash = file_hash(criterion.source)
-    names = sorted({c.reference for c in criterion.checks if getattr(c, "reference", None)})
-    if not names:
-        return yaml_hash
-    references = Path(criterion.source).parent / "references"
-    parts = {"criterion": yaml_hash}
-    for name in names:
-        path = references / name
+    secrets = active_secrets()
+    parts = {"criterion": file_hash(criterion.source)}
+    for name in sorted({c.reference for c in criterion.checks if getattr(c, "reference", None)}):
+        path = secrets.references_dir / name
         parts[f"reference:{name}"] = file_hash(path) if path.is_file() else "missing"
-    return combined_hash(parts)
+    overrides = secrets.thresholds().get(criterion.id)
+    if overrides:
+        parts["thresholds"] = hashlib.sha256(repr(sorted(overrides.items())).encode()).hexdigest()
+    if getattr(criterion, "evidence", None):
+        parts["probe-key"] = hashlib.sha256(b"fingerprint\0" + secrets.probe_key()).hexdigest()[:16]
+    return parts["criterion"] if len(parts) == 1 else combined_hash(parts)
 
 
 def combined_hash(named_hashes: dict[str, str]) -> str:

@@ -22,7 +22,7 @@ Needs = Literal["labels", "reference"] | None
 Scorer = Callable[[Any, Any], float]
 SCORERS: dict[str, Scorer] = {}
 # What a scorer compares the artifact with: held-out ``labels`` (dataset:split), a ``reference``
-# file in criteria/references/, or nothing (the artifact is judged on its own).
+# file in criteria/sample-secrets/references/, or nothing (the artifact is judged on its own).
 SCORER_NEEDS: dict[str, Needs] = {}
 
 
@@ -39,7 +39,7 @@ def register_scorer(name: str, needs: Needs = "labels") -> Callable[[Scorer], Sc
 
     ``needs`` says what ``expected`` is: ``"labels"`` (an ndarray of held-out labels, the check
     names them with ``labels: dataset:split``), ``"reference"`` (the parsed JSON of a file in
-    ``criteria/references/``, named with ``reference: file.json``) or None (``expected`` is None).
+    secrets' ``references/``, named with ``reference: file.json``) or None (``expected`` is None).
     """
     if needs not in ("labels", "reference", None):
         raise ValueError(f"scorer {name!r}: needs must be 'labels', 'reference' or None, got {needs!r}")
@@ -187,7 +187,7 @@ def _labels(spec: str) -> np.ndarray:
 
 
 def load_reference(path: Path) -> Any:
-    """A host-side reference file (criteria/references/, never mounted): capped, strict JSON."""
+    """A host-side reference file (the secrets' references/, never mounted): capped, strict JSON."""
     try:
         with open(path, "rb") as handle:
             raw = handle.read(MAX_REFERENCE_BYTES + 1)

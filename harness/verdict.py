@@ -1,16 +1,20 @@
 """Host-side verdicts: a RunResult plus the script's outputs, judged against a Criterion.
 
-Nothing the script prints or writes can choose its verdict: only the exit status, the
-parsed ``metrics.jsonl`` values and the host-scored artifacts feed the checks.
+Grade-bearing checks are ``source: host``: their numbers come from the evidence kit, computed on
+the host from the run's evidence. ``self-reported`` checks read ``metrics.jsonl`` (or score a file
+the script wrote) and earn points only where the criterion says ``trust: self-reported``.
 """
 
 from __future__ import annotations
 
 import re
 import signal
+from collections.abc import Mapping
 from pathlib import Path
 
 from harness.criteria import Check, Criterion, fmt_number
+from harness.evidence import EvidenceProblem
+from harness.evidence.kit import HostValue, Measured
 from harness.metrics_parser import ParsedMetrics, parse_metrics
 from harness.report.model import CheckResult, ExtraResult, RunInfo, worst
 from harness.runners.base import RunResult
@@ -104,13 +108,34 @@ def _credit(check: Check, profile: str, value: float) -> float:
 
 
 def references_dir(criterion: Criterion) -> Path | None:
-    """``references/`` beside the criterion's YAML: host-only answer keys, never mounted."""
-    return None if criterion.source is None else Path(criterion.source).parent / "references"
+    """The answer keys of the secrets this process grades with (never mounted into a sandbox)."""
+    from harness.evidence.secrets import active_secrets
+
+    return active_secrets().references_dir
 
 
-def _value_for(check: Check, run: RunResult, parsed: ParsedMetrics, references: Path | None = None):
+def _host_value(check: Check, host: Mapping[str, HostValue] | None):
+    if host is None or check.metric not in host:
+        return None, ("failed", f"{check.metric}: the host computed no value from the run's evidence")
+    value = host[check.metric]
+    if isinstance(value, EvidenceProblem):
+        return None, ("failed", f"{check.metric}: {value}")
+    if isinstance(value, Measured):
+        return value.value, None
+    return value, None
+
+
+def _note(check: Check, host: Mapping[str, HostValue] | None) -> str | None:
+    value = (host or {}).get(check.metric)
+    return value.note if isinstance(value, Measured) else None
+
+
+def _value_for(check: Check, run: RunResult, parsed: ParsedMetrics, references: Path | None = None,
+               host: Mapping[str, HostValue] | None = None):
     """(value, None) or (None, (verdict, reason)) for the check's metric."""
-    if check.source == "artifact":
+    if check.source == "host":
+        return _host_value(check, host)
+    if check.artifact is not None:
         reference = None
         if check.reference is not None:
             if references is None:
@@ -135,12 +160,13 @@ def _value_for(check: Check, run: RunResult, parsed: ParsedMetrics, references: 
 
 
 def judge_check(check: Check, profile: str, run: RunResult, parsed: ParsedMetrics,
-                references: Path | None = None) -> CheckResult:
-    """One check of a run that completed normally (``references``: where reference files live)."""
+                references: Path | None = None, host: Mapping[str, HostValue] | None = None) -> CheckResult:
+    """One check of a run that completed normally (``references``: where reference files live;
+    ``host``: the metrics the evidence kit computed)."""
     rule = check.rule_for(profile)
     base = dict(name=check.name, metric=check.metric, rule=rule.describe(), max_score=check.points,
-                visibility=check.visibility, explain=check.explain)
-    value, problem = _value_for(check, run, parsed, references)
+                visibility=check.visibility, explain=check.explain, source=check.source)
+    value, problem = _value_for(check, run, parsed, references, host)
     if problem is not None:
         return CheckResult(**base, verdict=problem[0], reason=problem[1], score=0.0)
     miss = rule.miss_reason(check.metric, value)
@@ -148,6 +174,9 @@ def judge_check(check: Check, profile: str, run: RunResult, parsed: ParsedMetric
         reason = f"{check.metric} {fmt_number(value)} {rule.describe()}"
         return CheckResult(**base, value=value, verdict="passed", reason=reason, score=check.points)
     score = _points(check.points * _credit(check, profile, value))
+    note = _note(check, host)
+    if note:
+        miss += f" ({note})"
     if score > 0:
         miss += f" (partial credit {fmt_number(score)}/{fmt_number(check.points)} points)"
     return CheckResult(**base, value=value, verdict="failed", reason=miss, score=score)
@@ -156,7 +185,8 @@ def judge_check(check: Check, profile: str, run: RunResult, parsed: ParsedMetric
 def _not_run(check: Check, profile: str, verdict: str, reason: str) -> CheckResult:
     return CheckResult(name=check.name, metric=check.metric, rule=check.rule_for(profile).describe(),
                        verdict=verdict, reason=f"not evaluated: {reason}", score=0.0,
-                       max_score=check.points, visibility=check.visibility, explain=check.explain)
+                       max_score=check.points, visibility=check.visibility, explain=check.explain,
+                       source=check.source)
 
 
 def run_info(run: RunResult | None) -> RunInfo:
@@ -172,8 +202,10 @@ def run_info(run: RunResult | None) -> RunInfo:
 
 
 def judge(criterion: Criterion, profile: str, run: RunResult | None, submission_dir: Path,
-          include_hidden: bool, skipped: str | None = None) -> ExtraResult:
-    """The verdict of one extra. ``run`` is None when it was not started; ``skipped`` says why."""
+          include_hidden: bool, skipped: str | None = None,
+          host: Mapping[str, HostValue] | None = None) -> ExtraResult:
+    """The verdict of one extra. ``run`` is None when it was not started; ``skipped`` says why;
+    ``host`` holds the metrics computed on the host from the run's evidence."""
     # a check that does not apply to this profile is not judged and is left out of the report
     checks = [c for c in criterion.checks_for(profile) if include_hidden or c.visibility == "visible"]
     head = dict(id=criterion.id, title=criterion.title, script=criterion.script, profile=profile,
@@ -189,9 +221,9 @@ def judge(criterion: Criterion, profile: str, run: RunResult | None, submission_
         results = [_not_run(c, profile, *failure) for c in checks]
         return ExtraResult(**head, verdict=failure[0], reason=failure[1], score=0.0, metrics=metrics,
                            series=parsed.series, problems=parsed.problems(), checks=results)
-    results = [judge_check(c, profile, run, parsed, references_dir(criterion)) for c in checks]
+    results = [judge_check(c, profile, run, parsed, references_dir(criterion), host) for c in checks]
     for check, result in zip(checks, results, strict=True):
-        if check.source == "artifact" and result.value is not None:
+        if (check.source == "host" or check.artifact is not None) and result.value is not None:
             metrics[check.metric] = result.value
     verdict = worst(r.verdict for r in results)
     if verdict == "passed":

@@ -1,9 +1,10 @@
 """Dataset loaders for the extras (stdlib + numpy only; never the student's package).
 
-Under the harness, ``$HARNESS_DATA_DIR/<name>/`` is a read-only view WITHOUT the test labels:
-the loaders return ``y_test=None`` and the extra writes its test predictions for the host to score.
-Run directly, they read the user's dataset cache (``$HARNESS_DATA``, else the same default folder
-as ``harness data``), check the content hashes, and return the test labels too.
+Under the harness, ``$HARNESS_DATA_DIR/<name>/`` is a read-only view of the TRAINING split only:
+the loaders return ``x_test=None, y_test=None``; the extra exports its trained weights and the host
+evaluates them on test images the sandbox never saw. Run directly, they read the user's dataset
+cache (``$HARNESS_DATA``, else the same default folder as ``harness data``), check the content
+hashes, and return the test split too (so a student sees a test accuracy of their own).
 """
 
 from __future__ import annotations
@@ -43,11 +44,11 @@ CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog
 
 
 class Splits(NamedTuple):
-    """Images are uint8 as stored (MNIST NHW, CIFAR-10 NHWC); labels int64; y_test None in the sandbox."""
+    """Images uint8 as stored (MNIST NHW, CIFAR-10 NHWC); labels int64; the test split None in the sandbox."""
 
     x_train: np.ndarray
     y_train: np.ndarray
-    x_test: np.ndarray
+    x_test: np.ndarray | None
     y_test: np.ndarray | None
 
 
@@ -104,11 +105,11 @@ def load_mnist() -> Splits:
     directory, in_sandbox = _locate("mnist")
     arrays = {}
     for key, (stem, digest) in MNIST_FILES.items():
-        if in_sandbox and key == "y_test":
+        if in_sandbox and key in ("x_test", "y_test"):
             continue
         arrays[key] = _read_idx(directory / (stem + ".gz"), None if in_sandbox else digest)
     labels = {k: arrays[k].astype(np.int64) for k in ("y_train", "y_test") if k in arrays}
-    return Splits(arrays["x_train"], labels["y_train"], arrays["x_test"], labels.get("y_test"))
+    return Splits(arrays["x_train"], labels["y_train"], arrays.get("x_test"), labels.get("y_test"))
 
 
 def _check_cifar(key: str, array: np.ndarray, verify_hash: bool) -> np.ndarray:
@@ -125,7 +126,7 @@ def load_cifar10() -> Splits:
     directory, in_sandbox = _locate("cifar10")
     if in_sandbox:
         arrays = {key: np.load(directory / f"{key}.npy", mmap_mode="r", allow_pickle=False)
-                  for key in ("x_train", "y_train", "x_test")}
+                  for key in ("x_train", "y_train")}
     else:
         path = directory / "cifar10.npz"
         if not path.is_file():
@@ -134,4 +135,4 @@ def load_cifar10() -> Splits:
             arrays = {key: archive[key] for key in CIFAR10_ARRAYS}
     arrays = {key: _check_cifar(key, a, verify_hash=not in_sandbox) for key, a in arrays.items()}
     y_test = arrays["y_test"].astype(np.int64) if "y_test" in arrays else None
-    return Splits(arrays["x_train"], arrays["y_train"].astype(np.int64), arrays["x_test"], y_test)
+    return Splits(arrays["x_train"], arrays["y_train"].astype(np.int64), arrays.get("x_test"), y_test)

@@ -32,7 +32,7 @@ class Dataset(ABC):
     homepage: str
     citation: str
     sources: tuple[str, ...]  # where `fetch` downloads from, tried in order
-    heldout_splits: tuple[str, ...] = ("test",)  # splits whose labels never enter the sandbox
+    heldout_splits: tuple[str, ...] = ("test",)  # splits (images AND labels) that never enter the sandbox
 
     @abstractmethod
     def cache_files(self) -> tuple[str, ...]:
@@ -52,7 +52,7 @@ class Dataset(ABC):
 
     @abstractmethod
     def view_files(self) -> tuple[str, ...]:
-        """File names of the sandbox view (never a held-out label file)."""
+        """File names of the sandbox view: the training split only (no held-out image or label)."""
 
     @abstractmethod
     def build_view(self, directory: Path, staging: Path) -> None:
@@ -61,6 +61,10 @@ class Dataset(ABC):
     @abstractmethod
     def labels(self, directory: Path, split: str) -> np.ndarray:
         """The labels of ``split`` (``train`` or ``test``), read from the verified cache."""
+
+    @abstractmethod
+    def images(self, directory: Path, split: str) -> np.ndarray:
+        """The images of ``split`` (``train`` or ``test``), uint8 as stored, from the verified cache."""
 
     def corrupt(self, what: str) -> DatasetCorruptError:
         """An error for a bad file in the cache, with the command that repairs it."""

@@ -23,7 +23,7 @@ ARRAYS: dict[str, tuple[tuple[int, ...], str]] = {
     "x_test": ((10000, 32, 32, 3), "f9b1e2130bab680db56eb06d886f7f1ad0f1183907ceff4659d1735c890f5b04"),
     "y_test": ((10000,), "cec8a24a1e92aa2ecaa0bbd3dbfa86bf6cd8759fbd209a832824c8cf0afca9d5"),
 }
-VIEW_KEYS = ("x_train", "y_train", "x_test")
+VIEW_KEYS = ("x_train", "y_train")  # the test split stays on the host
 TARBALL = "cifar-10-python.tar.gz"
 TARBALL_MD5 = "c58f30108f718f92721af3b95e74349a"  # published on the CIFAR-10 home page
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
@@ -155,6 +155,10 @@ class Cifar10(Dataset):
     def labels(self, directory: Path, split: str) -> np.ndarray:
         key = {"train": "y_train", "test": "y_test"}[split]
         return self._load(directory, (key,))[key].astype(np.int64)
+
+    def images(self, directory: Path, split: str) -> np.ndarray:
+        key = {"train": "x_train", "test": "x_test"}[split]
+        return self._load(directory, (key,))[key]
 
 
 def _md5(path: Path) -> str:

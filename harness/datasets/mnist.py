@@ -57,7 +57,7 @@ class Mnist(Dataset):
         return tuple(stem + ".gz" for stem, _ in FILES.values())
 
     def view_files(self) -> tuple[str, ...]:
-        return tuple(FILES[key][0] + ".gz" for key in ("x_train", "y_train", "x_test"))
+        return tuple(FILES[key][0] + ".gz" for key in ("x_train", "y_train"))
 
     def _read(self, directory: Path, key: str) -> bytes:
         stem, _ = FILES[key]
@@ -116,3 +116,7 @@ class Mnist(Dataset):
         key = {"train": "y_train", "test": "y_test"}[split]
         data = self._check(directory, key)
         return parse_idx(data, FILES[key][0]).astype(np.int64)
+
+    def images(self, directory: Path, split: str) -> np.ndarray:
+        key = {"train": "x_train", "test": "x_test"}[split]
+        return parse_idx(self._check(directory, key), FILES[key][0])

@@ -114,3 +114,12 @@ def heldout_labels(name: str, split: str = "test") -> np.ndarray:
     if split not in ("train", "test"):
         raise DatasetError(f"dataset {name!r} has no split {split!r}; use 'train' or 'test'")
     return ds.labels(ensure_verified(name), split)
+
+
+def heldout_split(name: str, split: str = "test") -> tuple[np.ndarray, np.ndarray]:
+    """(images, labels) of ``split``, read on the host from the verified cache; never mounted."""
+    ds = get(name)
+    if split not in ("train", "test"):
+        raise DatasetError(f"dataset {name!r} has no split {split!r}; use 'train' or 'test'")
+    directory = ensure_verified(name)
+    return ds.images(directory, split), ds.labels(directory, split).astype(np.int64)

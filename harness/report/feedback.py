@@ -58,7 +58,8 @@ def _extra_section(report: Report, extra: ExtraResult) -> list[str]:
     if failing and extra.verdict not in RUN_FAILURES:
         lines.append("What failed:")
         for check in failing:
-            lines.append(f"- `{check.name}`: {md_text(check.reason)} (rule: `{check.metric} {check.rule}`, "
+            lines.append(f"- `{check.name}`{check.source_label}: {md_text(check.reason)} "
+                         f"(rule: `{check.metric} {check.rule}`, "
                          f"{check.score:g}/{check.max_score:g} points)")
             if check.explain:
                 lines.append(f"  - why this check: {check.explain}")

@@ -22,6 +22,8 @@ _OUTPUT_TAIL = 1500
 
 def _check_output(extra: ExtraResult, check: CheckResult) -> str:
     lines = [check.reason, f"rule: {check.metric} {check.rule}"]
+    if check.source == "self-reported":
+        lines.append("source: self-reported (computed in your own process, not verified by the grader)")
     if check.value is not None:
         lines.append(f"measured: {check.value}")
     if check.explain:

@@ -233,6 +233,7 @@ def _extra_block(extra: ExtraResult) -> list[str]:
         for c in extra.checks:
             value = "—" if c.value is None else f"{c.value:.6g}" if isinstance(c.value, float) else c.value
             hidden = ' <span class="muted">(hidden)</span>' if c.visibility == "hidden" else ""
+            hidden += f' <span class="muted">{esc(c.source_label.strip())}</span>' if c.source_label else ""
             out.append(f"<tr><td>{esc(c.name)}{hidden}</td><td class=num>{esc(value)}</td>"
                        f"<td>{esc(c.metric)} {esc(c.rule)}</td><td>{badge(c.verdict)}</td>"
                        f"<td class=num>{c.score:g}/{c.max_score:g}</td><td>{esc(c.reason)}</td></tr>")

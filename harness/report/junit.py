@@ -32,7 +32,7 @@ def _testcase(suite: ET.Element, classname: str, name: str, seconds: float, verd
 
 
 def _check_details(extra: ExtraResult, check: CheckResult) -> str:
-    lines = [f"{check.name}: {check.reason}", f"rule: {check.metric} {check.rule}",
+    lines = [f"{check.name}{check.source_label}: {check.reason}", f"rule: {check.metric} {check.rule}",
              f"score: {check.score:g}/{check.max_score:g}"]
     if extra.run.stderr_tail and check.verdict in _ERRORS:
         lines += ["", "stderr (tail):", extra.run.stderr_tail[-2000:]]

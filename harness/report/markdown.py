@@ -56,7 +56,8 @@ def _extra_details(extra: ExtraResult) -> list[str]:
     for check in extra.checks:
         value = "—" if check.value is None else check.value
         rule = md_text(f"{check.metric} {check.rule}")
-        lines.append(f"| {md_text(check.name)} | {md_text(value)} | {rule} | {check.verdict} | "
+        name = md_text(check.name + check.source_label)
+        lines.append(f"| {name} | {md_text(value)} | {rule} | {check.verdict} | "
                      f"{check.score:g}/{check.max_score:g} | {md_text(check.reason)} |")
     if extra.problems:
         lines += ["", "Problems with the script's output:", ""] + [f"- {md_text(p)}" for p in extra.problems]

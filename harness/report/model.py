@@ -40,6 +40,8 @@ class Provenance(_Model):
     seed: int
     profile: str
     hidden_checks_included: bool
+    # whose secrets seeded the probes and held the answer keys: "instructor" or the public sample
+    secrets: str = "instructor"
     machine: Machine
 
 
@@ -67,6 +69,13 @@ class CheckResult(_Model):
     max_score: float
     visibility: Literal["visible", "hidden"] = "visible"
     explain: str | None = None
+    # host: computed on the host from evidence; self-reported: the student's process said so
+    source: Literal["host", "self-reported"] = "host"
+
+    @property
+    def source_label(self) -> str:
+        """`` (self-reported)`` for a number the student's process computed, else empty."""
+        return " (self-reported)" if self.source == "self-reported" else ""
 
 
 class ExtraResult(_Model):

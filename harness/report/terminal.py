@@ -99,5 +99,12 @@ def print_summary(report: Report, console: Console, quiet: bool = False) -> None
                           f"{extra.score:g}/{extra.max_score:g}", f"{extra.run.wall_seconds:.1f} s",
                           _shown(extra.reason))
         console.print(table)
+        claimed = sum(c.max_score for e in sub.extras for c in e.checks if c.source == "self-reported")
+        if claimed:
+            console.print(f"{claimed:g} of the {sub.max_score:g} points come from self-reported checks "
+                          "(numbers the package's own process computed; labelled in every report)",
+                          style="dim")
+    if report.provenance.secrets != "instructor" and not quiet:
+        console.print(f"secrets: {report.provenance.secrets}", style="dim")
     if not report.provenance.hidden_checks_included and not quiet:
         console.print("hidden checks were not run (only visible checks count here)", style="dim")

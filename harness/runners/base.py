@@ -32,6 +32,7 @@ class Job:
     env: tuple[tuple[str, str], ...] = ()  # extra environment from the profile
     budget: Budget = field(default_factory=Budget)
     datasets: tuple[tuple[str, Path], ...] = ()  # (name, host dir of the sandbox view)
+    inputs: Path | None = None  # host dir of the run's secret probes and initial weights (read-only /in)
     seed: int = 1337
     profile: str = "full"
 

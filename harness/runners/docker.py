@@ -152,7 +152,8 @@ def _exit_status(code: int | None) -> tuple[int | None, int | None]:
 
 
 def _mounts(job: Job) -> list:
-    """Read-only binds: the extras, the submission's ``tinytorch/`` package only, each dataset view."""
+    """Read-only binds: the extras, the submission's ``tinytorch/`` package only, each dataset view,
+    and the run's inputs (secret probes) at /in."""
     from docker.types import Mount
 
     extras, package = Path(job.extras_dir), Path(job.submission_dir) / "tinytorch"
@@ -162,6 +163,8 @@ def _mounts(job: Job) -> list:
         if not _DATASET_NAME.match(name):
             raise SetupError(f"dataset name {name!r} is not a plain name (letters, digits, _ . -)")
         binds.append((f"/data/{name}", Path(host_dir), []))
+    if job.inputs is not None:
+        binds.append(("/in", Path(job.inputs), [Path(job.inputs)]))
     mounts = []
     for target, source, needed in binds:
         if not source.is_dir():
@@ -199,7 +202,7 @@ IMAGE_PYCACHE = "/opt/pycache"  # the Dockerfile compiles the stdlib and the ven
 def _environment(job: Job) -> dict[str, str]:
     """Contracts §2 with the container's paths; the profile's own env still has the last word."""
     env = sandbox_env(job, Path("/work"), Path("/out"), Path("/data") if job.datasets else None,
-                      pycache=Path(IMAGE_PYCACHE))
+                      pycache=Path(IMAGE_PYCACHE), in_dir=Path("/in"))
     env.update({"PATH": SANDBOX_PATH, "PYTHONPATH": "/submission", "TMPDIR": "/tmp"})
     env.update(dict(job.env))
     return env

@@ -51,7 +51,7 @@ def _site_dirs() -> list[str]:
 
 
 def sandbox_env(job: Job, workdir: Path, out_dir: Path, data_dir: Path | None,
-                pycache: Path | None = None) -> dict[str, str]:
+                pycache: Path | None = None, in_dir: Path | None = None) -> dict[str, str]:
     """The only variables the script sees (contracts §2), then the profile's own ``env``.
 
     Locally the script runs without ``site`` (``-S``), so the submission comes first on the path and
@@ -81,6 +81,8 @@ def sandbox_env(job: Job, workdir: Path, out_dir: Path, data_dir: Path | None,
     }
     if data_dir is not None:
         env["HARNESS_DATA_DIR"] = str(data_dir)
+    if job.inputs is not None:
+        env["HARNESS_IN"] = str(in_dir or job.inputs)
     env.update(dict(job.env))
     return env
 

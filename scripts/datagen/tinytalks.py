@@ -2,7 +2,7 @@
 
 Run from anywhere: ``python scripts/datagen/tinytalks.py``. It rewrites
 ``train.jsonl``, ``val.jsonl`` and ``test.jsonl`` in ``extras/data/tinytalks/``, and the held-out answer
-key ``criteria/references/tinytalks_test_answers.json``; the output is byte-identical on every
+key ``criteria/sample-secrets/references/tinytalks_test_answers.json``; the output is byte-identical on every
 run (fixed seed, sorted inputs).
 
 Each line of train/val is ``{"category": ..., "question": ..., "answer": ...}``; test lines
@@ -26,7 +26,7 @@ from pathlib import Path
 SEED = 2026
 REPO = Path(__file__).resolve().parents[2]
 OUT_DIR = REPO / "extras" / "data" / "tinytalks"  # mounted into the sandbox; this generator is not
-ANSWER_KEY = REPO / "criteria" / "references" / "tinytalks_test_answers.json"
+ANSWER_KEY = REPO / "criteria" / "sample-secrets" / "references" / "tinytalks_test_answers.json"
 
 COLOURS = {
     "banana": "yellow", "lemon": "yellow", "grass": "green", "leaf": "green", "frog": "green",

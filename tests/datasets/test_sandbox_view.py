@@ -19,23 +19,30 @@ def files_under(root):
     return sorted(os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs)
 
 
-def test_mnist_view_is_train_files_and_test_images_only(dataset_cache):
+MNIST_TEST_IMAGES_SHA256 = "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"
+
+
+def test_mnist_view_is_the_training_split_only(dataset_cache):
     view = datasets.sandbox_view("mnist")
-    assert files_under(view) == ["t10k-images-idx3-ubyte.gz", "train-images-idx3-ubyte.gz",
-                                 "train-labels-idx1-ubyte.gz"]
+    assert files_under(view) == ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"]
     digests = {hashlib.sha256(gzip.decompress((view / f).read_bytes())).hexdigest()
                for f in files_under(view)}
-    assert MNIST_TEST_LABELS_SHA256 not in digests
+    assert not digests & {MNIST_TEST_LABELS_SHA256, MNIST_TEST_IMAGES_SHA256}
 
 
-def test_cifar10_view_has_no_test_label_array(dataset_cache):
+def test_cifar10_view_is_the_training_split_only(dataset_cache):
     view = datasets.sandbox_view("cifar10")
-    assert files_under(view) == ["x_test.npy", "x_train.npy", "y_train.npy"]
+    assert files_under(view) == ["x_train.npy", "y_train.npy"]
     shapes = {f: np.load(view / f, mmap_mode="r").shape for f in files_under(view)}
-    assert shapes == {"x_test.npy": (10000, 32, 32, 3), "x_train.npy": (50000, 32, 32, 3),
-                      "y_train.npy": (50000,)}
-    y_test = datasets.heldout_labels("cifar10", "test")
-    assert not any(np.load(view / f, mmap_mode="r").shape == y_test.shape for f in files_under(view))
+    assert shapes == {"x_train.npy": (50000, 32, 32, 3), "y_train.npy": (50000,)}
+
+
+def test_the_host_reads_the_test_split_the_sandbox_never_sees(dataset_cache):
+    images, labels = datasets.heldout_split("mnist", "test")
+    assert images.shape == (10000, 28, 28) and images.dtype == np.uint8
+    assert labels[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
+    images, labels = datasets.heldout_split("cifar10", "test")
+    assert images.shape == (10000, 32, 32, 3) and np.bincount(labels).tolist() == [1000] * 10
 
 
 def test_view_is_readable_by_others_and_lives_outside_the_dataset_dirs(dataset_cache):
@@ -69,8 +76,8 @@ def test_heldout_labels_are_the_real_ones(dataset_cache):
 def test_sandbox_loader_reads_the_view_without_labels(dataset_cache, sandbox_data, monkeypatch, name):
     monkeypatch.setenv("HARNESS_DATA_DIR", str(datasets.sandbox_view(name).parent))
     splits = getattr(sandbox_data, f"load_{name}")()
-    assert splits.y_test is None
-    assert len(splits.x_train) == len(splits.y_train) and splits.x_test.dtype == np.uint8
+    assert splits.y_test is None and splits.x_test is None
+    assert len(splits.x_train) == len(splits.y_train) and splits.x_train.dtype == np.uint8
     assert np.array_equal(splits.y_train, datasets.heldout_labels(name, "train"))
 
 

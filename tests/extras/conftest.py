@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,30 @@ def sandbox_helpers(monkeypatch):
     for name in [m for m in sys.modules if m == "_harness" or m.startswith("_harness.")]:
         monkeypatch.delitem(sys.modules, name)
     return lambda module: importlib.import_module(f"_harness.{module}")
+
+
+@pytest.fixture
+def probe_round_trip(sandbox_helpers, tmp_path, monkeypatch):
+    """probe_round_trip(name, *classes, seed=0) -> the host's ProbeScore of the sandbox probe ``name``
+    run on host-drawn inputs with ``classes``: the whole evidence path, in one process."""
+    import numpy as np
+
+    from harness.evidence.arrays import load_evidence, write_inputs
+    from harness.evidence.probes import PROBES
+
+    def run(name: str, *classes, seed: int = 0):
+        inputs = PROBES[name].draw(np.random.default_rng(seed))
+        directory = write_inputs({f"probe.{k}": v for k, v in inputs.items()})
+        out = Path(tempfile.mkdtemp(prefix=f"out-{name}-", dir=tmp_path))
+        monkeypatch.setenv("HARNESS_IN", str(directory))
+        monkeypatch.setenv("HARNESS_OUT", str(out))
+        try:
+            getattr(sandbox_helpers("probes"), name)(*classes)
+        finally:
+            shutil.rmtree(directory)
+        return PROBES[name].score(inputs, load_evidence(out))
+
+    return run
 
 
 @pytest.fixture

@@ -20,6 +20,8 @@ profiles:
 checks:
   - name: always
     metric: loss
+    source: self-reported
+    trust: self-reported
     rule: {max: 1.0}
     points: 2
 """
@@ -33,6 +35,8 @@ def criterion(tmp_path, extra_check: str):
 
 FULL_ONLY = """  - name: answers
     metric: rate
+    source: self-reported
+    trust: self-reported
     rule: {min: 0.2}
     profiles: [full]
     points: 6
@@ -78,17 +82,17 @@ def test_points_per_profile(tmp_path):
 
 
 @pytest.mark.parametrize("check, error", [
-    ("    profiles: [fast]\n", "x.yaml:16: checks[1].profiles[0]: Input should be 'full' or 'quick'"),
+    ("    profiles: [fast]\n", "x.yaml:20: checks[1].profiles[0]: Input should be 'full' or 'quick'"),
     ("    profiles: []\n",
-     "x.yaml:16: checks[1].profiles: List should have at least 1 item after validation, not 0"),
+     "x.yaml:20: checks[1].profiles: List should have at least 1 item after validation, not 0"),
     ("    profiles: [full, full]\n",
-     "x.yaml:13: checks[1]: profiles lists a profile twice: ['full', 'full']"),
+     "x.yaml:15: checks[1]: profiles lists a profile twice: ['full', 'full']"),
     ("    profiles: [full]\n    profile_rules: {quick: {min: 0.0}}\n",
-     "x.yaml:13: checks[1]: profile_rules.quick: the check does not apply to quick (profiles: full)"),
+     "x.yaml:15: checks[1]: profile_rules.quick: the check does not apply to quick (profiles: full)"),
 ])
 def test_profiles_are_validated(tmp_path, check, error):
     with pytest.raises(CriteriaError) as excinfo:
-        criterion(tmp_path, "  - name: answers\n    metric: rate\n    rule: {min: 0.2}\n" + check)
+        criterion(tmp_path, "  - name: answers\n    metric: rate\n    source: self-reported\n    trust: self-reported\n    rule: {min: 0.2}\n" + check)
     assert excinfo.value.problems == [error]
 
 

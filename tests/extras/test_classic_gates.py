@@ -54,15 +54,28 @@ def test_loss_ratio_compares_last_tenth_to_first_tenth(harness_helpers):
     assert reported()["loss_ratio"] == pytest.approx(0.25)
 
 
-def test_probes_are_exact_on_the_reference_and_catch_a_wrong_sigmoid(harness_helpers, monkeypatch):
-    _, probes, _ = harness_helpers
+def test_probes_are_exact_on_the_reference_and_catch_a_wrong_sigmoid(probe_round_trip, monkeypatch):
     import tinytorch as tt
     from tinytorch.core.spatial import Conv2d, MaxPool2d
 
-    assert max(probes.linear_sigmoid_bce(tt.Tensor, tt.Linear, tt.Sigmoid, tt.BinaryCrossEntropyLoss)) < 1e-5
-    assert max(probes.mlp_cross_entropy(tt.Tensor, tt.Linear, tt.ReLU, tt.CrossEntropyLoss)) < 1e-5
-    assert max(probes.conv_pool_cross_entropy(tt.Tensor, Conv2d, MaxPool2d, tt.ReLU, tt.Linear,
-                                              tt.CrossEntropyLoss)) < 1e-5
+    for seed in range(3):  # sizes are drawn too: several shapes per probe
+        for score in (probe_round_trip("linear_sigmoid_bce", tt.Tensor, tt.Linear, tt.Sigmoid,
+                                       tt.BinaryCrossEntropyLoss, seed=seed),
+                      probe_round_trip("mlp_cross_entropy", tt.Tensor, tt.Linear, tt.ReLU,
+                                       tt.CrossEntropyLoss, seed=seed),
+                      probe_round_trip("conv_pool_cross_entropy", tt.Tensor, Conv2d, MaxPool2d, tt.ReLU,
+                                       tt.Linear, tt.CrossEntropyLoss, seed=seed)):
+            assert score.forward_max_error < 1e-5 and score.backward_max_error < 1e-5, score
     monkeypatch.setattr(tt.Sigmoid, "forward", lambda self, x: x.tanh())  # a "sigmoid" that is tanh
-    forward, _ = probes.linear_sigmoid_bce(tt.Tensor, tt.Linear, tt.Sigmoid, tt.BinaryCrossEntropyLoss)
-    assert forward > 0.1
+    score = probe_round_trip("linear_sigmoid_bce", tt.Tensor, tt.Linear, tt.Sigmoid,
+                             tt.BinaryCrossEntropyLoss)
+    assert score.forward_max_error > 0.1 and score.forward_reason.startswith("worst output: ")
+
+
+def test_a_missing_gradient_is_named_in_the_reason(probe_round_trip, monkeypatch):
+    import tinytorch as tt
+
+    monkeypatch.setattr(tt.Tensor, "backward", lambda self, *args, **kwargs: None)  # backward does nothing
+    score = probe_round_trip("mlp_cross_entropy", tt.Tensor, tt.Linear, tt.ReLU, tt.CrossEntropyLoss)
+    assert score.backward_max_error == float("inf")
+    assert "no gradient for `grad.w1`" in score.backward_reason and "requires_grad" in score.backward_reason

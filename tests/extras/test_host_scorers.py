@@ -137,16 +137,17 @@ profiles:
 checks:
   - name: c
     metric: m
-    source: artifact
+    source: self-reported
+    trust: self-reported
     rule: {{min: 0.5}}
 {check}""", encoding="utf-8")
     return path
 
 
 @pytest.mark.parametrize("check, error", [
-    ("    scorer: accuracy\n    artifact: p.npy\n", "x.yaml:9: checks[0]: source: artifact needs labels"),
+    ("    scorer: accuracy\n    artifact: p.npy\n", "x.yaml:9: checks[0]: an artifact check needs labels"),
     ("    scorer: exact_match\n    artifact: p.npy\n",
-     "x.yaml:9: checks[0]: source: artifact needs reference"),
+     "x.yaml:9: checks[0]: an artifact check needs reference"),
     ("    scorer: parse_rate\n    artifact: p.json\n    labels: mnist:test\n",
      "x.yaml:9: checks[0]: scorer parse_rate compares with nothing; remove labels"),
     ("    scorer: accuracy\n    artifact: p.npy\n    labels: mnist:test\n    reference: a.json\n",
@@ -168,15 +169,18 @@ def test_shipped_criteria_score_answer_keys_on_the_host():
     codebot = {c.name: c for c in load_criterion(REPO / "criteria" / "codebot.yaml").checks}
     assert (tinytalks["exact_answers"].scorer, tinytalks["exact_answers"].reference) == \
         ("exact_match", "tinytalks_test_answers.json")
-    assert (REPO / "criteria" / "references" / "tinytalks_test_answers.json").is_file()
+    assert (REPO / "criteria" / "sample-secrets" / "references" / "tinytalks_test_answers.json").is_file()
     assert codebot["completions_parse"].scorer == "parse_rate"
 
 
-def test_a_changed_answer_key_changes_the_criterion_hash(tmp_path):
+def test_a_changed_answer_key_changes_the_criterion_hash(tmp_path, monkeypatch):
     from harness.provenance import criterion_file_hash, file_hash
 
-    (tmp_path / "references").mkdir()
-    key = tmp_path / "references" / "a.json"
+    secrets = tmp_path / "secrets"
+    (secrets / "references").mkdir(parents=True)
+    (secrets / "probe-key").write_text("ab" * 32)
+    monkeypatch.setenv("HARNESS_SECRETS", str(secrets))
+    key = secrets / "references" / "a.json"
     key.write_text('["x"]', encoding="utf-8")
     path = write_criterion(tmp_path, "    scorer: exact_match\n    artifact: p.npy\n    reference: a.json\n")
     criterion = load_criterion(path)

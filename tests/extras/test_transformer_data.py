@@ -12,7 +12,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "extras" / "data"
 GENERATORS = REPO / "scripts" / "datagen"  # outside extras/, so never mounted into the sandbox
-ANSWER_KEY = REPO / "criteria" / "references" / "tinytalks_test_answers.json"
+ANSWER_KEY = REPO / "criteria" / "sample-secrets" / "references" / "tinytalks_test_answers.json"
 
 
 def load_generator(name: str):
@@ -39,7 +39,7 @@ def test_tinytalks_files_match_their_generator():
 
 
 def test_tinytalks_test_answers_are_not_in_the_sandbox_data():
-    """extras/ is mounted into the sandbox; criteria/references/ is not."""
+    """extras/ is mounted into the sandbox; criteria/sample-secrets/references/ is not."""
     rows = read_jsonl(DATA / "tinytalks" / "test.jsonl")
     assert all(set(row) == {"category", "question"} for row in rows)
     answers = json.loads(ANSWER_KEY.read_text(encoding="utf-8"))

@@ -82,6 +82,9 @@ EXPECTED = {
 }
 
 
+# The fake class grades the machinery on the scripts' own metrics (real criteria use host evidence).
+TRUSTED = {"source": "self-reported", "trust": "self-reported"}
+
 def _budget(wall_seconds: float) -> dict:
     return {"wall_seconds": wall_seconds, "memory_mib": 512, "cpus": 1, "pids": 32}
 
@@ -97,15 +100,17 @@ def criteria_docs(marker: Path) -> dict[str, dict]:
         "grad_check": {
             "id": "grad_check", "title": "Gradient of x squared", "script": "grad_check.py",
             "milestone": "test", "requires": ["tinytorch.core.ops"], "profiles": profiles,
-            "checks": [{"name": "gradient_correct", "metric": "grad_error", "rule": {"max": 1.0e-6},
+            "checks": [{"name": "gradient_correct", "metric": "grad_error", **TRUSTED,
+                        "rule": {"max": 1.0e-6},
                         "points": 5, "explain": "d(x^2)/dx = 2x"}],
         },
         "conv_train": {
             "id": "conv_train", "title": "Convolution filters learn", "script": "conv_train.py",
             "milestone": "test", "requires": ["tinytorch.core.ops"], "profiles": profiles,
-            "checks": [{"name": "filters_move", "metric": "filter_change", "rule": {"min": 0.01},
+            "checks": [{"name": "filters_move", "metric": "filter_change", **TRUSTED, "rule": {"min": 0.01},
                         "points": 5},
-                       {"name": "accuracy", "metric": "accuracy", "rule": {"min": 0.9}, "points": 2,
+                       {"name": "accuracy", "metric": "accuracy", **TRUSTED, "rule": {"min": 0.9},
+                        "points": 2,
                         "visibility": "hidden"}],
         },
     }

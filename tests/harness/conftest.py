@@ -29,6 +29,14 @@ def budget(wall_seconds=20, memory_mib=1024, cpus=1):
     return {"wall_seconds": wall_seconds, "memory_mib": memory_mib, "cpus": cpus, "pids": 64}
 
 
+
+def self_reported(check: dict) -> dict:
+    """These fakes test the machinery with the script's own metrics: a check without ``source`` is
+    ``self-reported`` and trusted (real criteria compute grade-bearing numbers on the host)."""
+    if "source" in check:
+        return check
+    return {**check, "source": "self-reported", "trust": "self-reported"}
+
 class FakeProject:
     """A folder with extras/, criteria/ and a submission, plus a way to grade them with ``runner``
     (a fresh LocalRunner per grade when None)."""
@@ -68,7 +76,8 @@ class FakeProject:
                 "quick": {"args": ["--quick"], "expected_seconds": expected_seconds,
                           "budget": quick or full or budget()},
             },
-            "checks": checks or [{"name": "score", "metric": "score", "rule": {"min": 0.9}, "points": 10}],
+            "checks": [self_reported(c) for c in checks or
+                       [{"name": "score", "metric": "score", "rule": {"min": 0.9}, "points": 10}]],
             **fields,
         }
         (self.criteria / f"{extra_id}.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))

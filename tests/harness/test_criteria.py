@@ -27,7 +27,8 @@ profiles:
 checks:
   - name: test_accuracy
     metric: test_accuracy
-    source: artifact
+    source: self-reported
+    trust: self-reported
     scorer: accuracy
     artifact: preds.npy
     labels: mnist:test
@@ -37,6 +38,8 @@ checks:
     points: 10
   - name: loss
     metric: final_loss
+    source: self-reported
+    trust: self-reported
     rule: {range: [0, 0.5]}
     visibility: hidden
 """
@@ -61,29 +64,29 @@ def test_valid_file_loads_with_rules_and_defaults(tmp_path):
     assert acc.rule_for("quick").describe() == ">= 0.800" and acc.rule_for("full").describe() == ">= 0.950"
     assert loss.rule.describe() == "in [0.000, 0.500]" and loss.points == 1 and loss.visibility == "hidden"
     assert c.profiles["quick"].budget.pids == 64
-    assert c.where("checks", 1, "rule") == f"{tmp_path / 'mnist_mlp.yaml'}:29: checks[1].rule"
+    assert c.where("checks", 1, "rule") == f"{tmp_path / 'mnist_mlp.yaml'}:32: checks[1].rule"
 
 
 @pytest.mark.parametrize(("old", "new", "expected"), [
     ("rule: {min: 0.95}", "rule: {minimum: 0.95}",
-     "mnist_mlp.yaml:23: checks[0].rule: expected one of min|max|range|equals|allclose (exactly one), "
+     "mnist_mlp.yaml:24: checks[0].rule: expected one of min|max|range|equals|allclose (exactly one), "
      "got ['minimum']"),
     ("    points: 10\n", "    points: 10\n    pointz: 3\n",
-     "mnist_mlp.yaml:27: checks[0].pointz: unknown key 'pointz' (did you mean 'points'?)"),
+     "mnist_mlp.yaml:28: checks[0].pointz: unknown key 'pointz' (did you mean 'points'?)"),
     ("milestone:", "colour: red\nmilestone:", "mnist_mlp.yaml:4: colour: unknown key 'colour' (remove it)"),
     ("points: 10", "points: ten",
-     "mnist_mlp.yaml:26: checks[0].points: Input should be a valid number, unable to parse string as a "
+     "mnist_mlp.yaml:27: checks[0].points: Input should be a valid number, unable to parse string as a "
      "number"),
     ("visibility: hidden", "visibility: secret",
-     "mnist_mlp.yaml:30: checks[1].visibility: Input should be 'visible' or 'hidden'"),
+     "mnist_mlp.yaml:33: checks[1].visibility: Input should be 'visible' or 'hidden'"),
     ("range: [0, 0.5]", "range: [1, 0.5]",
-     "mnist_mlp.yaml:29: checks[1].rule.range: range [lo, hi] needs lo <= hi, got [1.0, 0.5]"),
+     "mnist_mlp.yaml:32: checks[1].rule.range: range [lo, hi] needs lo <= hi, got [1.0, 0.5]"),
     ("partial: {floor: 0.70}", "partial: {floor: 0.85}",
      "mnist_mlp.yaml:17: checks[0]: partial.floor 0.85 must be below the min 0.8 of profile_rules.quick"),
     ("    scorer: accuracy\n", "",
-     "mnist_mlp.yaml:17: checks[0]: source: artifact needs scorer"),
+     "mnist_mlp.yaml:17: checks[0]: an artifact check needs scorer"),
     ("labels: mnist:test", "labels: mnist",
-     "mnist_mlp.yaml:22: checks[0].labels: 'mnist' is not valid here: expected dataset:split, "
+     "mnist_mlp.yaml:23: checks[0].labels: 'mnist' is not valid here: expected dataset:split, "
      "e.g. mnist:test"),
     ("script: mlp.py", "script: ../evil.py",
      "mnist_mlp.yaml:3: script: '../evil.py' is not valid here: expected a file name in extras/ "
@@ -137,7 +140,7 @@ def test_load_all_collects_problems_from_every_file(tmp_path):
           name="broken.yaml")
     with pytest.raises(CriteriaError) as info:
         load_all(tmp_path)
-    assert len(info.value.problems) == 1 and "broken.yaml:23: checks[0].rule" in info.value.problems[0]
+    assert len(info.value.problems) == 1 and "broken.yaml:24: checks[0].rule" in info.value.problems[0]
 
 
 @pytest.mark.parametrize(("rule", "value", "reason"), [

@@ -15,6 +15,8 @@ import pytest
 from harness import scoring
 from tests.harness.conftest import REPORT, FakeProject, budget
 
+TRUSTED = {"source": "self-reported", "trust": "self-reported"}  # a file the script wrote
+
 
 @pytest.fixture
 def project(tmp_path, runner) -> FakeProject:
@@ -247,7 +249,7 @@ def test_artifact_is_scored_on_the_host_against_hidden_labels(project, monkeypat
               "pred = np.array([0, 1, 2, 3, 4, 5, 6, 7, 0, 0])\n"
               "np.save(os.path.join(os.environ['HARNESS_OUT'], 'pred.npy'), pred)\n"
               "report('test_accuracy', 1.0)\n")  # the reported value is ignored for artifact checks
-    checks = [{"name": "test_accuracy", "metric": "test_accuracy", "source": "artifact", "scorer": "accuracy",
+    checks = [{"name": "test_accuracy", "metric": "test_accuracy", **TRUSTED, "scorer": "accuracy",
                "artifact": "pred.npy", "labels": "fake:test", "rule": {"min": 0.9}, "points": 5}]
     project.add("clf", script, checks)
     extra = project.extra("clf")
@@ -260,7 +262,7 @@ def test_pickled_artifact_is_refused(project, monkeypatch):
     script = ("import os, pickle\n"
               "path = os.path.join(os.environ['HARNESS_OUT'], 'pred.npy')\n"
               "open(path, 'wb').write(pickle.dumps([0, 0, 0]))\n")
-    checks = [{"name": "acc", "metric": "acc", "source": "artifact", "scorer": "accuracy",
+    checks = [{"name": "acc", "metric": "acc", **TRUSTED, "scorer": "accuracy",
                "artifact": "pred.npy", "labels": "fake:test", "rule": {"min": 0.9}}]
     project.add("pickler", script, checks)
     extra = project.extra("pickler")
@@ -275,7 +277,7 @@ def test_labels_unavailable_on_host_is_not_gradable(project, monkeypatch):
     monkeypatch.setattr(scoring, "_labels", no_labels)
     script = ("import os\nimport numpy as np\n"
               "np.save(os.path.join(os.environ['HARNESS_OUT'], 'pred.npy'), np.zeros(3, dtype=int))\n")
-    checks = [{"name": "acc", "metric": "acc", "source": "artifact", "scorer": "accuracy",
+    checks = [{"name": "acc", "metric": "acc", **TRUSTED, "scorer": "accuracy",
                "artifact": "pred.npy", "labels": "fake:test", "rule": {"min": 0.9}}]
     project.add("nolabels", script, checks)
     extra = project.extra("nolabels")

@@ -49,6 +49,8 @@ profiles:
 checks:
   - name: answer
     metric: answer
+    source: self-reported
+    trust: self-reported
     rule: {{equals: 42}}
     points: 1
 """

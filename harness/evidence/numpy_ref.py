@@ -1,4 +1,4 @@
-"""Plain-numpy references that the extras compare a student's layers against (float64)."""
+"""Plain-numpy (float64) layers as the course defines them: the host's reference for every probe and model."""
 
 from __future__ import annotations
 
@@ -35,31 +35,36 @@ def cross_entropy_grad(z: np.ndarray, ids: np.ndarray) -> np.ndarray:
 
 
 def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Valid cross-correlation, stride 1: x (N,C,H,W), w (O,C,kh,kw) -> (N,O,H-kh+1,W-kw+1)."""
-    n, _, h, wd = x.shape
+    """Valid cross-correlation, stride 1: x (N,C,H,W), w (O,C,kh,kw) -> (N,O,H-kh+1,W-kw+1), in
+    x's dtype (im2col: one column block per kernel tap, then one matrix product)."""
+    n, c, h, wd = x.shape
     o, _, kh, kw = w.shape
-    out = np.zeros((n, o, h - kh + 1, wd - kw + 1))
+    ho, wo = h - kh + 1, wd - kw + 1
+    cols = np.empty((n, ho, wo, c, kh, kw), dtype=x.dtype)
     for i in range(kh):
         for j in range(kw):
-            patch = x[:, :, i:i + h - kh + 1, j:j + wd - kw + 1]  # (N,C,Ho,Wo)
-            out += np.einsum("nchw,oc->nohw", patch, w[:, :, i, j])
-    return out + b[None, :, None, None]
+            cols[:, :, :, :, i, j] = x[:, :, i:i + ho, j:j + wo].transpose(0, 2, 3, 1)
+    out = cols.reshape(n * ho * wo, -1) @ w.reshape(o, -1).T.astype(x.dtype)
+    return out.reshape(n, ho, wo, o).transpose(0, 3, 1, 2) + b.astype(x.dtype)[None, :, None, None]
 
 
 def conv2d_weight_grad(x: np.ndarray, grad_out: np.ndarray, kernel: tuple[int, int]) -> np.ndarray:
     """d loss / d w of :func:`conv2d`, given d loss / d out."""
-    kh, kw = kernel
-    ho, wo = grad_out.shape[2:]
-    grad = np.zeros((grad_out.shape[1], x.shape[1], kh, kw))
-    for i in range(kh):
-        for j in range(kw):
-            grad[:, :, i, j] = np.einsum("nchw,nohw->oc", x[:, :, i:i + ho, j:j + wo], grad_out)
-    return grad
+    windows = np.lib.stride_tricks.sliding_window_view(x, tuple(kernel), axis=(2, 3))  # (N,C,Ho,Wo,kh,kw)
+    return np.tensordot(grad_out, windows, axes=([0, 2, 3], [0, 2, 3]))  # (O,C,kh,kw)
 
 
 def maxpool2d(x: np.ndarray, k: int) -> np.ndarray:
     n, c, h, w = x.shape
     return x[:, :, :h // k * k, :w // k * k].reshape(n, c, h // k, k, w // k, k).max(axis=(3, 5))
+
+
+def maxpool2d_grad(x: np.ndarray, k: int, grad_out: np.ndarray) -> np.ndarray:
+    """d loss / d x of :func:`maxpool2d` (ties share the gradient of their window), for even sizes."""
+    n, c, h, w = x.shape
+    windows = x.reshape(n, c, h // k, k, w // k, k)
+    is_max = windows == maxpool2d(x, k)[:, :, :, None, :, None]
+    return (is_max * grad_out[:, :, :, None, :, None]).reshape(x.shape)
 
 
 def relative_error(actual, expected) -> float:

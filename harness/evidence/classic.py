@@ -1,0 +1,378 @@
+"""Evidence kits of the four classic extras: perceptron, XOR, MNIST MLP, CIFAR-10 LeNet.
+
+Each run starts from initial weights the host drew (course initialisation: ``Linear`` randn ·
+sqrt(1/in) with zero bias, ``Conv2d`` He-normal), runs a numerics probe on secret inputs, and
+exports its trained weights plus its own outputs on a secret consistency batch. The host then
+rebuilds the extra's fixed architecture in numpy and computes every grade-bearing number:
+held-out accuracy (MNIST/CIFAR-10 test images never enter the sandbox), the loss at the start and
+the end on data it holds, how far each layer moved from the start it handed out, and how much of
+that start the trained first layer still carries (weights trained elsewhere carry none).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from . import EvidenceProblem
+from . import numpy_ref as ref
+from .kit import (
+    Arrays,
+    HostValue,
+    Kit,
+    Measured,
+    Prepared,
+    consistent,
+    correlation,
+    exported,
+    probe_metrics,
+    relative_change,
+    weights_or_problem,
+)
+from .probes import PROBES
+
+WEIGHT_METRICS = ("test_accuracy", "heldout_accuracy", "train_accuracy", "mlp_accuracy", "loss_ratio",
+                  "min_weight_change", "first_layer_weight_change", "init_correlation")
+
+
+def linear_init(rng: np.random.Generator, fan_in: int, fan_out: int) -> tuple[np.ndarray, np.ndarray]:
+    return (rng.standard_normal((fan_in, fan_out)) * np.sqrt(1.0 / fan_in)).astype(np.float32), \
+        np.zeros(fan_out, np.float32)
+
+
+def conv_init(rng: np.random.Generator, out_c: int, in_c: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    fan_in = in_c * k * k
+    return (rng.standard_normal((out_c, in_c, k, k)) * np.sqrt(2.0 / fan_in)).astype(np.float32), \
+        np.zeros(out_c, np.float32)
+
+
+def _layout(init: Arrays) -> dict[str, tuple[int, ...]]:
+    return {name: array.shape for name, array in init.items()}
+
+
+def _public(probe_inputs: Arrays, init: Arrays, consistency_x: np.ndarray, **more) -> Arrays:
+    arrays = {f"probe.{k}": v for k, v in probe_inputs.items()}
+    arrays.update({f"init.{k}": v for k, v in init.items()})
+    arrays["consistency.x"] = consistency_x
+    arrays.update(more)
+    return arrays
+
+
+def _changes(init: Arrays, trained: Arrays, layers: tuple[str, ...]) -> dict[str, float]:
+    return {layer: relative_change(init[f"{layer}.weight"].astype(np.float64), trained[f"{layer}.weight"])
+            for layer in layers}
+
+
+def _movement(init: Arrays, trained: Arrays, layers: tuple[str, ...]) -> dict[str, HostValue]:
+    changes = _changes(init, trained, layers)
+    smallest = min(changes, key=changes.get)
+    first = f"{layers[0]}.weight"
+    out: dict[str, HostValue] = {f"weight_change_{k}": v for k, v in changes.items()}
+    frozen = " (frozen, or missing from the optimizer?)" if changes[smallest] < 1e-3 else ""
+    out["min_weight_change"] = Measured(changes[smallest], f"least moved: `{smallest}.weight`{frozen}")
+    out["first_layer_weight_change"] = Measured(
+        changes[layers[0]], None if changes[layers[0]] > 0 else
+        f"`{first}` never moved: no gradient reached it (is the loss connected to the model?)")
+    out["init_correlation"] = correlation(init[first].astype(np.float64), trained[first])
+    return out
+
+
+def _accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
+    ids = scores.argmax(axis=1) if scores.ndim == 2 and scores.shape[1] > 1 else (scores.reshape(-1) > 0.5)
+    return float(np.mean(ids.astype(np.int64) == labels.reshape(-1).astype(np.int64)))
+
+
+def _ratio(after: float, before: float) -> float:
+    value = after / before if before > 0 else float("inf")
+    return value if np.isfinite(value) else float("inf")
+
+
+def _score_weights(evidence: Arrays, prepared: Prepared, forward: Callable[[Arrays, np.ndarray], np.ndarray],
+                   body: Callable[[Arrays], dict[str, HostValue]]) -> dict[str, HostValue]:
+    """Exported weights -> consistency with the student's own outputs -> ``body(trained)``."""
+    def compute() -> dict[str, HostValue]:
+        trained = exported(evidence, _layout(prepared.private["init"]))
+        consistent(forward(trained, prepared.public["consistency.x"].astype(np.float64)), evidence)
+        return body(trained)
+    layers = tuple(f"weight_change_{name.split('.')[0]}" for name in prepared.private["init"]
+                   if name.endswith(".weight"))
+    return weights_or_problem(compute, WEIGHT_METRICS + layers)
+
+
+# --- perceptron ---------------------------------------------------------------------------------
+
+CLUSTER_CENTER = 2.0
+
+
+def clusters(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    labels = np.arange(n) % 2
+    points = rng.normal(0.0, 1.0, (n, 2)) + np.where(labels[:, None] == 1, CLUSTER_CENTER, -CLUSTER_CENTER)
+    order = rng.permutation(n)
+    return points[order].astype(np.float32), labels[order].astype(np.float32)
+
+
+def perceptron_forward(w: Arrays, x: np.ndarray) -> np.ndarray:
+    return ref.sigmoid(ref.linear(x, w["fc.weight"], w["fc.bias"]))
+
+
+def prepare_perceptron(rng: np.random.Generator, profile: str) -> Prepared:
+    x, y = clusters(rng, 200 if profile == "quick" else 1000)
+    held_x, held_y = clusters(rng, 1000)
+    weight, bias = linear_init(rng, 2, 1)
+    init = {"fc.weight": weight, "fc.bias": bias}
+    probe = PROBES["linear_sigmoid_bce"].draw(rng)
+    public = _public(probe, init, rng.normal(0, 2, (16, 2)).astype(np.float32),
+                     **{"data.x": x, "data.y": y})
+    return Prepared(public, {"init": init, "probe": probe, "heldout": (held_x, held_y)})
+
+
+def score_perceptron(evidence: Arrays, prepared: Prepared, profile: str) -> dict[str, HostValue]:
+    metrics = probe_metrics(PROBES["linear_sigmoid_bce"], prepared.private["probe"], evidence)
+    x, y = prepared.public["data.x"].astype(np.float64), prepared.public["data.y"]
+    held_x, held_y = prepared.private["heldout"]
+    init = {k: v.astype(np.float64) for k, v in prepared.private["init"].items()}
+
+    def body(trained: Arrays) -> dict[str, HostValue]:
+        p0, p1 = perceptron_forward(init, x), perceptron_forward(trained, x)
+        out = _movement(prepared.private["init"], trained, ("fc",))
+        out.update(train_accuracy=_accuracy(p1, y),
+                   heldout_accuracy=_accuracy(perceptron_forward(trained, held_x.astype(np.float64)), held_y),
+                   loss_ratio=_ratio(ref.bce(np.clip(p1, 1e-12, 1 - 1e-12), y[:, None]),
+                                     ref.bce(np.clip(p0, 1e-12, 1 - 1e-12), y[:, None])))
+        return out
+
+    metrics.update(_score_weights(evidence, prepared, perceptron_forward, body))
+    return metrics
+
+
+# --- XOR --------------------------------------------------------------------------------------
+
+XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
+XOR_Y = np.array([0, 1, 1, 0], dtype=np.float64)
+XOR_ATTEMPTS = 3
+XOR_HIDDEN = 8
+
+
+def xor_forward(w: Arrays, x: np.ndarray) -> np.ndarray:
+    hidden = np.tanh(ref.linear(x, w["hidden.weight"], w["hidden.bias"]))
+    return ref.sigmoid(ref.linear(hidden, w["output.weight"], w["output.bias"]))
+
+
+def prepare_xor(rng: np.random.Generator, profile: str) -> Prepared:
+    starts = []
+    for _ in range(XOR_ATTEMPTS):
+        hw, hb = linear_init(rng, 2, XOR_HIDDEN)
+        ow, ob = linear_init(rng, XOR_HIDDEN, 1)
+        starts.append({"hidden.weight": hw, "hidden.bias": hb, "output.weight": ow, "output.bias": ob})
+    probe = PROBES["linear_sigmoid_bce"].draw(rng)
+    public = _public(probe, {}, rng.uniform(-1, 2, (8, 2)).astype(np.float32))
+    for attempt, start in enumerate(starts):
+        public.update({f"init{attempt}.{k}": v for k, v in start.items()})
+    return Prepared(public, {"init": starts[0], "starts": starts, "probe": probe})
+
+
+def score_xor(evidence: Arrays, prepared: Prepared, profile: str) -> dict[str, HostValue]:
+    metrics = probe_metrics(PROBES["linear_sigmoid_bce"], prepared.private["probe"], evidence)
+    attempt = evidence.get("mlp.attempt")
+    starts = prepared.private["starts"]
+    if attempt is None or attempt.size != 1 or not 0 <= int(attempt.reshape(-1)[0]) < len(starts):
+        problem = EvidenceProblem("the run did not say which of the grader's starting points it trained "
+                                  "(`mlp.attempt`), so its weights cannot be judged")
+        names = WEIGHT_METRICS + ("weight_change_hidden", "weight_change_output")
+        metrics.update(dict.fromkeys(names, problem))
+        return metrics
+    start = starts[int(attempt.reshape(-1)[0])]
+    chosen = Prepared(prepared.public, {**prepared.private, "init": start})
+    init = {k: v.astype(np.float64) for k, v in start.items()}
+
+    def body(trained: Arrays) -> dict[str, HostValue]:
+        p0, p1 = xor_forward(init, XOR_X), xor_forward(trained, XOR_X)
+        out = _movement(start, trained, ("hidden", "output"))
+        out.update(mlp_accuracy=_accuracy(p1, XOR_Y),
+                   loss_ratio=_ratio(ref.bce(np.clip(p1, 1e-12, 1 - 1e-12), XOR_Y[:, None]),
+                                     ref.bce(np.clip(p0, 1e-12, 1 - 1e-12), XOR_Y[:, None])))
+        return out
+
+    metrics.update(_score_weights(evidence, chosen, xor_forward, body))
+    return metrics
+
+
+# --- MNIST MLP --------------------------------------------------------------------------------
+
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+MNIST_LAYERS = (("fc1", 784, 256), ("fc2", 256, 128), ("fc3", 128, 10))
+
+
+def mnist_preprocess(images: np.ndarray) -> np.ndarray:
+    return ((images.reshape(len(images), -1).astype(np.float32) / 255.0 - MNIST_MEAN) / MNIST_STD)
+
+
+def mlp_forward(w: Arrays, x: np.ndarray) -> np.ndarray:
+    h = np.maximum(ref.linear(x, w["fc1.weight"], w["fc1.bias"]), 0)
+    h = np.maximum(ref.linear(h, w["fc2.weight"], w["fc2.bias"]), 0)
+    return ref.linear(h, w["fc3.weight"], w["fc3.bias"])
+
+
+def _heldout(name: str, split: str):
+    from harness.datasets import heldout_split
+    from harness.scoring import ScoringUnavailable
+
+    try:
+        return heldout_split(name, split)
+    except Exception as exc:  # the host's data, not the student's fault
+        raise ScoringUnavailable(f"the host cannot read {name}:{split} ({exc})") from None
+
+
+def prepare_mnist(rng: np.random.Generator, profile: str) -> Prepared:
+    init = {}
+    for name, fan_in, fan_out in MNIST_LAYERS:
+        init[f"{name}.weight"], init[f"{name}.bias"] = linear_init(rng, fan_in, fan_out)
+    probe = PROBES["mlp_cross_entropy"].draw(rng)
+    public = _public(probe, init, rng.normal(0, 1, (32, 784)).astype(np.float32))
+    sample = rng.choice(60000, 2000, replace=False)
+    return Prepared(public, {"init": init, "probe": probe, "loss_sample": sample})
+
+
+MIN_IMPRINT = 0.1  # a trained first layer keeps ~0.5-0.99 correlation with its start; another start gives ~0
+
+
+def _descends_from_start(init: Arrays, trained: Arrays, first: str) -> None:
+    """Weights trained from another start (shipped, or the grader's start ignored) earn nothing."""
+    imprint = correlation(init[first].astype(np.float64), trained[first])
+    if not imprint >= MIN_IMPRINT:
+        raise EvidenceProblem(
+            f"the trained weights do not descend from the starting weights the grader handed out "
+            f"(correlation of `{first}` with its start {imprint:.3f} < {MIN_IMPRINT}): the model was trained "
+            "from another start, or the given start was not loaded")
+
+
+def _classifier_scores(evidence: Arrays, prepared: Prepared, probe: str, dataset: str,
+                       layers: tuple[str, ...],
+                       forward: Callable[[Arrays, np.ndarray], np.ndarray],
+                       preprocess: Callable[[np.ndarray], np.ndarray]) -> dict[str, HostValue]:
+    metrics = probe_metrics(PROBES[probe], prepared.private["probe"], evidence)
+    init = {k: v.astype(np.float64) for k, v in prepared.private["init"].items()}
+
+    def body(trained: Arrays) -> dict[str, HostValue]:
+        _descends_from_start(prepared.private["init"], trained, f"{layers[0]}.weight")
+        x_test, y_test = _heldout(dataset, "test")
+        x_train, y_train = _heldout(dataset, "train")
+        pick = prepared.private["loss_sample"]
+        x_loss, y_loss = preprocess(x_train[pick]).astype(np.float64), y_train[pick]
+        single = {k: v.astype(np.float32) for k, v in trained.items()}  # float32: 10,000 images at speed
+        scores = np.concatenate([forward(single, preprocess(x_test[i:i + 1000]).astype(np.float32))
+                                 for i in range(0, len(x_test), 1000)])
+        out = _movement(prepared.private["init"], trained, layers)
+        out.update(test_accuracy=_accuracy(scores, y_test),
+                   loss_ratio=_ratio(ref.cross_entropy(forward(trained, x_loss), y_loss),
+                                     ref.cross_entropy(forward(init, x_loss), y_loss)))
+        return out
+
+    metrics.update(_score_weights(evidence, prepared, forward, body))
+    return metrics
+
+
+def score_mnist(evidence: Arrays, prepared: Prepared, profile: str) -> dict[str, HostValue]:
+    return _classifier_scores(evidence, prepared, "mlp_cross_entropy", "mnist", ("fc1", "fc2", "fc3"),
+                              mlp_forward, mnist_preprocess)
+
+
+# --- CIFAR-10 LeNet ---------------------------------------------------------------------------
+
+CIFAR_MEAN = np.array([0.4914, 0.4822, 0.4465], dtype=np.float32)
+CIFAR_STD = np.array([0.2470, 0.2435, 0.2616], dtype=np.float32)
+
+
+def cifar_preprocess(images: np.ndarray) -> np.ndarray:
+    x = (np.asarray(images, dtype=np.float32) / 255.0 - CIFAR_MEAN) / CIFAR_STD
+    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+
+
+def lenet_forward(w: Arrays, x: np.ndarray) -> np.ndarray:
+    h = ref.maxpool2d(np.maximum(ref.conv2d(x, w["conv1.weight"], w["conv1.bias"]), 0), 2)
+    h = ref.maxpool2d(np.maximum(ref.conv2d(h, w["conv2.weight"], w["conv2.bias"]), 0), 2)
+    h = np.maximum(ref.linear(h.reshape(len(h), -1), w["fc1.weight"], w["fc1.bias"]), 0)
+    return ref.linear(h, w["fc2.weight"], w["fc2.bias"])
+
+
+def prepare_cifar(rng: np.random.Generator, profile: str) -> Prepared:
+    init = {}
+    init["conv1.weight"], init["conv1.bias"] = conv_init(rng, 16, 3, 3)
+    init["conv2.weight"], init["conv2.bias"] = conv_init(rng, 32, 16, 3)
+    init["fc1.weight"], init["fc1.bias"] = linear_init(rng, 32 * 6 * 6, 128)
+    init["fc2.weight"], init["fc2.bias"] = linear_init(rng, 128, 10)
+    probe = PROBES["conv_pool_cross_entropy"].draw(rng)
+    public = _public(probe, init, rng.normal(0, 1, (8, 3, 32, 32)).astype(np.float32))
+    sample = rng.choice(50000, 500, replace=False)
+    return Prepared(public, {"init": init, "probe": probe, "loss_sample": sample})
+
+
+def score_cifar(evidence: Arrays, prepared: Prepared, profile: str) -> dict[str, HostValue]:
+    return _classifier_scores(evidence, prepared, "conv_pool_cross_entropy", "cifar10",
+                              ("conv1", "conv2", "fc1", "fc2"), lenet_forward, cifar_preprocess)
+
+
+PROBE_METRICS = ("forward_max_error", "backward_max_error")
+KITS = {
+    "perceptron": Kit("perceptron", PROBE_METRICS + ("train_accuracy", "heldout_accuracy", "loss_ratio",
+                                                     "min_weight_change", "first_layer_weight_change",
+                                                     "weight_change_fc", "init_correlation"),
+                      prepare_perceptron, score_perceptron),
+    "xor_crisis": Kit("xor_crisis", PROBE_METRICS + ("mlp_accuracy", "loss_ratio", "min_weight_change",
+                                                     "first_layer_weight_change", "weight_change_hidden",
+                                                     "weight_change_output", "init_correlation"),
+                      prepare_xor, score_xor),
+    "mnist_mlp": Kit("mnist_mlp", PROBE_METRICS + ("test_accuracy", "loss_ratio", "min_weight_change",
+                                                   "first_layer_weight_change", "init_correlation",
+                                                   "weight_change_fc1", "weight_change_fc2",
+                                                   "weight_change_fc3"),
+                     prepare_mnist, score_mnist),
+    "cifar10_cnn": Kit("cifar10_cnn", PROBE_METRICS + ("test_accuracy", "loss_ratio", "min_weight_change",
+                                                       "first_layer_weight_change", "init_correlation",
+                                                       "weight_change_conv1", "weight_change_conv2",
+                                                       "weight_change_fc1", "weight_change_fc2"),
+                       prepare_cifar, score_cifar),
+}
+
+
+# --- compression: the float model being compressed --------------------------------------------
+
+COMPRESSION_SIZES = {"full": (784, 128, 64, 10), "quick": (784, 64, 32, 10)}  # extras/02_compression.py
+
+
+def _compression_layout(profile: str) -> dict[str, tuple[int, ...]]:
+    sizes = COMPRESSION_SIZES[profile]
+    layout = {}
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        layout[f"layers.{2 * i}.weight"], layout[f"layers.{2 * i}.bias"] = (n_in, n_out), (n_out,)
+    return layout
+
+
+def layer_mlp_forward(w: Arrays, x: np.ndarray) -> np.ndarray:
+    """``model.layers`` = Linear, ReLU, Linear, ReLU, ..., Linear (the course's model shape)."""
+    count = len([k for k in w if k.endswith(".weight")])
+    for i in range(count):
+        x = ref.linear(x, w[f"layers.{2 * i}.weight"], w[f"layers.{2 * i}.bias"])
+        x = np.maximum(x, 0) if i < count - 1 else x
+    return x
+
+
+def prepare_compression(rng: np.random.Generator, profile: str) -> Prepared:
+    layout = _compression_layout(profile)
+    return Prepared({"consistency.x": rng.uniform(0, 1, (16, 784)).astype(np.float32)},
+                    {"layout": layout})
+
+
+def score_compression(evidence: Arrays, prepared: Prepared, profile: str) -> dict[str, HostValue]:
+    def compute() -> dict[str, HostValue]:
+        trained = exported(evidence, prepared.private["layout"])
+        consistent(layer_mlp_forward(trained, prepared.public["consistency.x"].astype(np.float64)), evidence)
+        x_test, y_test = _heldout("mnist", "test")
+        x = x_test.reshape(len(x_test), -1).astype(np.float32) / 255.0
+        single = {k: v.astype(np.float32) for k, v in trained.items()}
+        return {"float_test_accuracy": _accuracy(layer_mlp_forward(single, x), y_test)}
+    return weights_or_problem(compute, ("float_test_accuracy",))
+
+
+KITS["compression"] = Kit("compression", ("float_test_accuracy",), prepare_compression, score_compression)

@@ -1,0 +1,8 @@
+"""Every evidence kit by name (a criterion's ``evidence:``): one static table, no dynamic imports."""
+
+from __future__ import annotations
+
+from .classic import KITS as CLASSIC_KITS
+from .kit import Kit
+
+KITS: dict[str, Kit] = {**CLASSIC_KITS}

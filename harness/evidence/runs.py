@@ -1,0 +1,48 @@
+"""One run's evidence on the host: draw its inputs before it starts, score its evidence after."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from harness.criteria import Criterion
+from harness.provenance import tree_hash
+
+from . import EvidenceProblem
+from .arrays import load_evidence, write_inputs
+from .kit import HostValue, Kit, Prepared
+from .registry import KITS
+from .secrets import active_secrets
+
+
+@dataclass
+class EvidenceRun:
+    kit: Kit
+    prepared: Prepared
+    inputs_dir: Path  # mounted read-only at /in; removed by ``close``
+
+    def score(self, out_dir: Path | None, profile: str) -> dict[str, HostValue]:
+        """Every metric of the kit; a malformed evidence tree fails them all with its reason.
+        Raises ``ScoringUnavailable`` when the host cannot score (its own data missing)."""
+        try:
+            evidence = load_evidence(out_dir)
+        except EvidenceProblem as problem:
+            return dict.fromkeys(self.kit.metrics, problem)
+        return self.kit.score(evidence, self.prepared, profile)
+
+    def close(self) -> None:
+        shutil.rmtree(self.inputs_dir, ignore_errors=True)
+
+
+def prepare_run(criterion: Criterion, profile: str, submission_root: Path, seed: int) -> EvidenceRun | None:
+    """Draw the run's secret inputs (None for a criterion without an evidence kit)."""
+    if criterion.evidence is None:
+        return None
+    kit = KITS[criterion.evidence]
+    package_hash = tree_hash(Path(submission_root) / "tinytorch")
+    run_seed = active_secrets().run_seed(criterion.id, profile, package_hash, str(seed))
+    prepared = kit.prepare(np.random.default_rng(run_seed), profile)
+    return EvidenceRun(kit, prepared, write_inputs(prepared.public))
