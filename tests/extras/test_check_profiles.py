@@ -92,7 +92,8 @@ def test_points_per_profile(tmp_path):
 ])
 def test_profiles_are_validated(tmp_path, check, error):
     with pytest.raises(CriteriaError) as excinfo:
-        criterion(tmp_path, "  - name: answers\n    metric: rate\n    source: self-reported\n    trust: self-reported\n    rule: {min: 0.2}\n" + check)
+        criterion(tmp_path, "  - name: answers\n    metric: rate\n    source: self-reported\n"
+                  "    trust: self-reported\n    rule: {min: 0.2}\n" + check)
     assert excinfo.value.problems == [error]
 
 
