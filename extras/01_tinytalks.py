@@ -13,9 +13,10 @@ it), which a 2-layer model trained for a minute only sometimes forms.
 
 Measured (numpy, from your model's logits):
 - `exact_answer_rate`: share of held-out questions answered exactly. The held-out answers are not
-  in extras/data: this script writes its answers (`tinytalks_test_answers.npy`) and the grader
-  compares them with its answer key (criteria/sample-secrets/references/, never shown to the script), ignoring
-  case and extra whitespace. Run directly from a clone, the script prints its own estimate;
+  in extras/data. Under the harness this script exports the trained weights and the grader
+  rebuilds the GPT in numpy, decodes the answers itself and compares them with its answer key
+  (never shown to the script), ignoring case and extra whitespace: no code in the package can
+  answer for the model. Run directly from a clone, the script prints its own estimate;
 
 - `train_exact_answer_rate`: the same for 84 questions it was trained on (recall);
 - `heldout_gain_over_bigram`: how many nats per character the model beats a bigram model
@@ -31,43 +32,26 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from _harness import metrics
+from _harness import evidence, metrics
 from _harness.common import parse_args, seed_everything
+from _harness.export import named_arrays
 from _harness.lm import (
-    CharVocab,
+    TINYTALKS_CONFIG,
     bigram_nll,
-    greedy_decode,
     mean_nll,
     qa_text,
-    read_jsonl,
     tiled_windows,
+    tinytalks_answers,
+    tinytalks_pairs,
+    tinytalks_vocab,
     train_char_gpt,
 )
 
-DATA_DIR = Path(__file__).resolve().parent / "data" / "tinytalks"
 # The host's answer key: reachable from a clone of the repo, never inside the grading sandbox.
-ANSWER_KEY = Path(__file__).resolve().parents[1] / "criteria" / "references" / "tinytalks_test_answers.json"
-MAX_ANSWER_CHARS = 32
-CONTEXT = "Q: how are you?\nA: i am fine, thank you.\n"
+ANSWER_KEY = (Path(__file__).resolve().parents[1] / "criteria" / "sample-secrets" / "references"
+              / "tinytalks_test_answers.json")
 RECALL_SAMPLE = 84  # training questions asked back: did the model learn what it was shown?
 
-CONFIG = {
-    "full": dict(embed_dim=64, num_layers=2, num_heads=4, seq_len=64, batch_size=32, steps=1200, lr=3e-3),
-    "quick": dict(embed_dim=48, num_layers=2, num_heads=4, seq_len=64, batch_size=16, steps=400, lr=5e-3),
-}
-
-
-def load_pairs(split: str) -> list[dict]:
-    return read_jsonl(DATA_DIR / f"{split}.jsonl")
-
-
-def answer(logits_of, pairs: list[dict], vocab: CharVocab, seq_len: int) -> list[str]:
-    """Greedy answers to each pair's question, asked after one known exchange (mid-conversation)."""
-    texts = [f"{CONTEXT}Q: {p['question']}\nA: " for p in pairs]
-    prompts = [vocab.encode(text) for text in texts]
-    stop_id = vocab.stoi["\n"]
-    decoded = greedy_decode(logits_of, prompts, lambda seq: seq[-1] == stop_id, seq_len, MAX_ANSWER_CHARS)
-    return [vocab.decode(ids).split("\n")[0] for ids in decoded]
 
 
 def print_own_estimate(test: list[dict], answers: list[str]) -> None:
@@ -95,12 +79,12 @@ def print_own_estimate(test: list[dict], answers: list[str]) -> None:
 def main() -> int:
     args = parse_args(__doc__.splitlines()[0])
     seed_everything(args.seed)
-    cfg = CONFIG["quick" if args.quick else "full"]
+    cfg = TINYTALKS_CONFIG["quick" if args.quick else "full"]
 
-    train, val, test = load_pairs("train"), load_pairs("val"), load_pairs("test")
+    train, val, test = tinytalks_pairs("train"), tinytalks_pairs("val"), tinytalks_pairs("test")
     train_text = "".join(qa_text(p) for p in train)
     val_text = "".join(qa_text(p) for p in val)
-    vocab = CharVocab(train_text, val_text, *(p["question"] for p in test))
+    vocab = tinytalks_vocab()
     vocab_size = vocab.size
     train_ids, val_ids = vocab.encode(train_text), vocab.encode(val_text)
     t = cfg["seq_len"]
@@ -116,16 +100,17 @@ def main() -> int:
     print(f"Held-out loss {heldout:.3f} nats/char vs counted bigram {bigram:.3f}.")
 
     shown = train[:RECALL_SAMPLE]
-    recalls = answer(logits_of, shown, vocab, t)
+    recalls = tinytalks_answers(logits_of, shown, vocab, t)
     recalled = [got == p["answer"] for got, p in zip(recalls, shown, strict=True)]
     print(f"Training questions answered exactly: {sum(recalled)}/{len(recalled)}")
-    answers = answer(logits_of, test, vocab, t)
+    answers = tinytalks_answers(logits_of, test, vocab, t)
     print("Held-out questions (the grader scores these answers):")
     for p, got in list(zip(test, answers, strict=True))[:8]:
         print(f"  Q: {p['question']:<36} A: {got!r}")
     print_own_estimate(test, answers)
 
-    metrics.artifact("tinytalks_test_answers.npy", np.array(answers, dtype=str))
+    evidence.export_weights(named_arrays(model))
+    evidence.record_consistency(evidence.inputs(), lambda x: logits_of(x.astype(np.int64)))
     metrics.report("train_exact_answer_rate", float(np.mean(recalled)))
     metrics.report("heldout_loss", heldout)
     metrics.report("bigram_heldout_loss", bigram)

@@ -12,9 +12,9 @@ Measured:
 - `heldout_next_char_accuracy`: on held-out functions, how often the model's most likely next
   character is the right one (numpy argmax of your logits);
 - `parse_rate`: the share of completions of held-out prompts that are valid Python
-  (`ast.parse` accepts the prompt plus the completion). The script writes the completed programs
-  (`codebot_programs.json`) and the grader parses them itself (never running them); the count
-  printed here is the script's own.
+  (`ast.parse` accepts the prompt plus the completion). Under the harness the script exports the
+  trained weights; the grader rebuilds the GPT in numpy, completes the prompts itself and parses
+  the programs (never running them); the count printed here is the script's own.
 
 Run it yourself: `python extras/02_vaswani_dialogue.py`. Add `--interactive` to type your own
 `def` lines after training (the graded run never waits for input); `--quick` for a short run.
@@ -25,33 +25,22 @@ from __future__ import annotations
 import argparse
 import ast
 import sys
-from pathlib import Path
 
 import numpy as np
-from _harness import metrics
+from _harness import evidence, metrics
 from _harness.common import parse_args, seed_everything
+from _harness.export import named_arrays
 from _harness.lm import (
-    CharVocab,
+    CODEBOT_CONFIG,
+    MAX_COMPLETION_CHARS,
     bigram_counts,
+    codebot_functions,
+    codebot_programs,
+    codebot_vocab,
     greedy_decode,
-    shipped_file,
     tiled_windows,
     train_char_gpt,
 )
-
-DATA_DIR = Path(__file__).resolve().parent / "data" / "codebot"
-MAX_COMPLETION_CHARS = 160
-
-CONFIG = {
-    "full": dict(embed_dim=64, num_layers=2, num_heads=4, seq_len=96, batch_size=32, steps=1000, lr=3e-3),
-    "quick": dict(embed_dim=48, num_layers=2, num_heads=4, seq_len=64, batch_size=16, steps=400, lr=5e-3),
-}
-
-
-def load_functions(split: str) -> list[str]:
-    """The functions of one split (each ends with a newline)."""
-    text = shipped_file(DATA_DIR / f"{split}.txt").read_text(encoding="utf-8")
-    return [f.strip("\n") + "\n" for f in text.split("\n\n") if f.strip()]
 
 
 def parses(code: str) -> bool:
@@ -68,11 +57,11 @@ def main() -> int:
                         help="after training, complete `def` lines you type (never used by the harness)")
     args = parse_args(parser=parser)
     seed_everything(args.seed)
-    cfg = CONFIG["quick" if args.quick else "full"]
+    cfg = CODEBOT_CONFIG["quick" if args.quick else "full"]
 
-    train, val, test = load_functions("train"), load_functions("val"), load_functions("test")
+    train, val, test = codebot_functions("train"), codebot_functions("val"), codebot_functions("test")
     train_text, val_text = "\n".join(train), "\n".join(val)
-    vocab = CharVocab(train_text, val_text, *test)
+    vocab = codebot_vocab()
     train_ids, val_ids = vocab.encode(train_text), vocab.encode(val_text)
     vocab_size, newline = vocab.size, vocab.stoi["\n"]
     t = cfg["seq_len"]
@@ -92,10 +81,7 @@ def main() -> int:
     def finished(seq: list[int]) -> bool:  # a blank line ends a function
         return len(seq) >= 2 and seq[-1] == newline and seq[-2] == newline
 
-    headers = [f.split("\n", 1)[0] + "\n" for f in test]
-    completions = greedy_decode(logits_of, [vocab.encode(h) for h in headers], finished, t,
-                                MAX_COMPLETION_CHARS)
-    programs = [h + vocab.decode(ids) for h, ids in zip(headers, completions, strict=True)]
+    programs = codebot_programs(logits_of, test, vocab, t)
     ok = [parses(p) for p in programs]
     exact = [p.rstrip("\n") == f.rstrip("\n") for p, f in zip(programs, test, strict=True)]
     for program, good in list(zip(programs, ok, strict=True))[:3]:
@@ -107,7 +93,8 @@ def main() -> int:
     metrics.report("exact_completion_rate", float(np.mean(exact)))
     metrics.report("train_seconds", train_seconds)
     metrics.series("train_loss", losses)
-    metrics.write_json("codebot_programs.json", programs)
+    evidence.export_weights(named_arrays(model))
+    evidence.record_consistency(evidence.inputs(), lambda x: logits_of(x.astype(np.int64)))
 
     if args.interactive:
         print("Type the first line of a function (empty line to quit):")

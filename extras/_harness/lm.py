@@ -189,3 +189,61 @@ def greedy_decode(logits_of: Callable[[np.ndarray], np.ndarray], prompts, stop: 
             seqs[i].append(int(np.argmax(logits[row, len(contexts[row]) - 1])))
             done[i] = stop(seqs[i])
     return [s[len(p):] for s, p in zip(seqs, prompts, strict=True)]
+
+
+# --- the graded tasks, shared with the host (harness/evidence/language.py loads this module) ---
+
+TINYTALKS_CONFIG = {  # the model and training of extras/01_tinytalks.py, per profile
+    "full": dict(embed_dim=64, num_layers=2, num_heads=4, seq_len=64, batch_size=32, steps=1200, lr=3e-3),
+    "quick": dict(embed_dim=48, num_layers=2, num_heads=4, seq_len=64, batch_size=16, steps=400, lr=5e-3),
+}
+TINYTALKS_CONTEXT = "Q: how are you?\nA: i am fine, thank you.\n"  # one known exchange first
+MAX_ANSWER_CHARS = 32
+CODEBOT_CONFIG = {  # the model and training of extras/02_vaswani_dialogue.py, per profile
+    "full": dict(embed_dim=64, num_layers=2, num_heads=4, seq_len=96, batch_size=32, steps=1000, lr=3e-3),
+    "quick": dict(embed_dim=48, num_layers=2, num_heads=4, seq_len=64, batch_size=16, steps=400, lr=5e-3),
+}
+CODEBOT_DIR = Path(__file__).resolve().parents[1] / "data" / "codebot"
+MAX_COMPLETION_CHARS = 160
+
+
+def tinytalks_pairs(split: str) -> list[dict]:
+    return read_jsonl(TINYTALKS_DIR / f"{split}.jsonl")
+
+
+def tinytalks_vocab() -> CharVocab:
+    """The characters of the train and val conversations and of the test questions."""
+    train, val, test = (tinytalks_pairs(s) for s in ("train", "val", "test"))
+    return CharVocab("".join(map(qa_text, train)), "".join(map(qa_text, val)), *(p["question"] for p in test))
+
+
+def tinytalks_answers(logits_of, pairs: list[dict], vocab: CharVocab, seq_len: int) -> list[str]:
+    """Greedy answers to each pair's question, asked after one known exchange (mid-conversation)."""
+    prompts = [vocab.encode(f"{TINYTALKS_CONTEXT}Q: {p['question']}\nA: ") for p in pairs]
+    stop_id = vocab.stoi["\n"]
+    decoded = greedy_decode(logits_of, prompts, lambda seq: seq[-1] == stop_id, seq_len, MAX_ANSWER_CHARS)
+    return [vocab.decode(ids).split("\n")[0] for ids in decoded]
+
+
+def codebot_functions(split: str) -> list[str]:
+    """The functions of one split (each ends with a newline)."""
+    text = shipped_file(CODEBOT_DIR / f"{split}.txt").read_text(encoding="utf-8")
+    return [f.strip("\n") + "\n" for f in text.split("\n\n") if f.strip()]
+
+
+def codebot_vocab() -> CharVocab:
+    train, val, test = (codebot_functions(s) for s in ("train", "val", "test"))
+    return CharVocab("\n".join(train), "\n".join(val), *test)
+
+
+def codebot_programs(logits_of, functions: list[str], vocab: CharVocab, seq_len: int) -> list[str]:
+    """Each function's first line completed greedily until a blank line (or 160 characters)."""
+    newline = vocab.stoi["\n"]
+
+    def finished(seq: list[int]) -> bool:  # a blank line ends a function
+        return len(seq) >= 2 and seq[-1] == newline and seq[-2] == newline
+
+    headers = [f.split("\n", 1)[0] + "\n" for f in functions]
+    completions = greedy_decode(logits_of, [vocab.encode(h) for h in headers], finished, seq_len,
+                                MAX_COMPLETION_CHARS)
+    return [h + vocab.decode(ids) for h, ids in zip(headers, completions, strict=True)]

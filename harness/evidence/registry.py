@@ -4,5 +4,6 @@ from __future__ import annotations
 
 from .classic import KITS as CLASSIC_KITS
 from .kit import Kit
+from .language import KITS as LANGUAGE_KITS
 
-KITS: dict[str, Kit] = {**CLASSIC_KITS}
+KITS: dict[str, Kit] = {**CLASSIC_KITS, **LANGUAGE_KITS}

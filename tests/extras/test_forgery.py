@@ -17,7 +17,8 @@ from tests.extras.conftest import REPO
 
 pytestmark = pytest.mark.slow
 
-EVIDENCE_EXTRAS = ["perceptron", "xor_crisis", "mnist_mlp", "cifar10_cnn"]
+EVIDENCE_EXTRAS = ["perceptron", "xor_crisis", "mnist_mlp", "cifar10_cnn", "compression", "tinytalks",
+                   "codebot"]
 
 
 def every_metric_name() -> list[str]:
@@ -40,10 +41,14 @@ def claiming_package(tmp_path):
                     f.write(json.dumps({{"kind": "scalar", "name": name, "value": 0.99}}) + "\\n")
             os._exit(0)
         """))
-    for module in ("tensor", "layers", "activations", "losses", "optimizers", "spatial", "autograd"):
-        (root / "tinytorch" / "core").mkdir(exist_ok=True)
-        (root / "tinytorch" / "core" / f"{module}.py").write_text("")
-    (root / "tinytorch" / "core" / "__init__.py").write_text("")
+    for path in (REPO / "criteria").glob("*.yaml"):  # every module an extra requires, empty
+        for module in yaml.safe_load(path.read_text()).get("requires", []):
+            parts = module.split("|")[0].split(".")
+            for depth in range(2, len(parts)):
+                package = root.joinpath(*parts[:depth])
+                package.mkdir(exist_ok=True)
+                (package / "__init__.py").touch()
+            root.joinpath(*parts).with_suffix(".py").touch()
     return root
 
 
@@ -51,9 +56,15 @@ def claiming_package(tmp_path):
 def test_claimed_metrics_earn_nothing_on_an_evidence_extra(run_extra, classic_data, tmp_path, criterion_id):
     result = run_extra(criterion_id, claiming_package(tmp_path))
     assert result.run.exit_code == 0  # the forger exits cleanly, as in the report that filed this
-    assert result.score == 0.0 and result.verdict == "failed"
+    assert result.verdict == "failed"
     points = {c.name: c.score for c in result.checks if c.source == "host"}
     assert points and all(score == 0.0 for score in points.values())
+    # What the forger still earns is exactly the self-reported checks, each labelled in reports
+    # (compression's pruning/int8/low-rank numbers: see docs/grading.md).
+    claimed = sum(c.score for c in result.checks if c.source == "self-reported")
+    assert result.score == claimed
+    if criterion_id != "compression":
+        assert result.score == 0.0
 
 
 IGNORE_THE_START = """

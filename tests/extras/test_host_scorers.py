@@ -164,13 +164,11 @@ def test_parse_rate_needs_no_labels(tmp_path):
     assert criterion.checks[0].labels is None and criterion.checks[0].reference is None
 
 
-def test_shipped_criteria_score_answer_keys_on_the_host():
+def test_the_answer_key_lives_with_the_secrets_and_is_scored_on_the_host():
     tinytalks = {c.name: c for c in load_criterion(REPO / "criteria" / "tinytalks.yaml").checks}
-    codebot = {c.name: c for c in load_criterion(REPO / "criteria" / "codebot.yaml").checks}
-    assert (tinytalks["exact_answers"].scorer, tinytalks["exact_answers"].reference) == \
-        ("exact_match", "tinytalks_test_answers.json")
+    assert tinytalks["exact_answers"].source == "host"  # decoded by the host from the weights
     assert (REPO / "criteria" / "sample-secrets" / "references" / "tinytalks_test_answers.json").is_file()
-    assert codebot["completions_parse"].scorer == "parse_rate"
+    assert not (REPO / "extras" / "data" / "tinytalks" / "tinytalks_test_answers.json").exists()
 
 
 def test_a_changed_answer_key_changes_the_criterion_hash(tmp_path, monkeypatch):
