@@ -22,9 +22,11 @@ import sys
 import traceback
 
 import numpy as np
-from _harness import metrics
+from _harness import evidence, metrics
 from _harness.common import parse_args, seed_everything, to_numpy
+from _harness.export import named_arrays
 from _harness.lm import (
+    TEXTGEN_CONFIG,
     CharVocab,
     bigram_nll,
     generation_problems,
@@ -38,10 +40,6 @@ from _harness.lm import (
 PROMPT = "Q: what color is a "
 SAMPLE_TEMPERATURE = 0.8
 
-CONFIG = {
-    "full": dict(embed_dim=64, num_layers=2, num_heads=4, seq_len=64, batch_size=32, steps=800, lr=3e-3),
-    "quick": dict(embed_dim=48, num_layers=2, num_heads=4, seq_len=48, batch_size=16, steps=150, lr=5e-3),
-}
 
 
 def causality_probe(logits_of, window: np.ndarray, vocab_size: int, rng: np.random.Generator) -> float:
@@ -56,24 +54,25 @@ def causality_probe(logits_of, window: np.ndarray, vocab_size: int, rng: np.rand
     return worst
 
 
-def sample(model, prompt_ids: np.ndarray, new_tokens: int, vocab: CharVocab, tensor_cls) -> tuple[bool, str]:
-    """Ask YOUR generate(prompt, max_new_tokens, temperature) to continue the prompt; check and decode."""
+def sample(model, prompt_ids: np.ndarray, new_tokens: int, vocab: CharVocab, tensor_cls):
+    """Ask YOUR generate(prompt, max_new_tokens, temperature) to continue the prompt; check and decode.
+    Returns (it decodes, the text or what is wrong, the raw output)."""
     try:
         out = to_numpy(model.generate(tensor_cls(prompt_ids[None]), max_new_tokens=new_tokens,
                                       temperature=SAMPLE_TEMPERATURE))
     except Exception:  # a crash in generate fails this check only; the traceback tells the student why
         traceback.print_exc()
-        return False, "generate() raised an exception (traceback above)"
+        return False, "generate() raised an exception (traceback above)", None
     problems = generation_problems(out, prompt_ids, new_tokens, vocab.size)
     if problems:
-        return False, "; ".join(problems)
-    return True, vocab.decode(np.asarray(out).reshape(-1))
+        return False, "; ".join(problems), out
+    return True, vocab.decode(np.asarray(out).reshape(-1)), out
 
 
 def main() -> int:
     args = parse_args(__doc__.splitlines()[0])
     seed_everything(args.seed)
-    cfg = CONFIG["quick" if args.quick else "full"]
+    cfg = TEXTGEN_CONFIG["quick" if args.quick else "full"]
 
     from tinytorch.core.tensor import Tensor
 
@@ -104,12 +103,19 @@ def main() -> int:
 
     prompt_ids = vocab.encode(PROMPT)
     # prompt + new tokens fit the model's context, so no generate() needs to crop
-    decodes, text = sample(model, prompt_ids, t - len(prompt_ids), vocab, Tensor)
+    decodes, text, sampled = sample(model, prompt_ids, t - len(prompt_ids), vocab, Tensor)
     if decodes:
         print("Sample:", repr(text))
     else:
         print("Sampling failed:", text, file=sys.stderr)
 
+    given = evidence.inputs()  # under the harness: the host recomputes every number from these
+    evidence.export_weights(named_arrays(model))
+    evidence.record_consistency(given, lambda x: logits_of(x.astype(np.int64)))
+    if "causal.x" in given:  # a window and copies changed from several cuts on
+        evidence.record("causal.out", logits_of(given["causal.x"].astype(np.int64)))
+    if decodes:
+        evidence.record("sample.ids", np.asarray(to_numpy(sampled), dtype=np.float64).reshape(-1))
     metrics.report("final_train_loss", final_train)
     metrics.report("heldout_loss", heldout)
     metrics.report("bigram_heldout_loss", bigram)

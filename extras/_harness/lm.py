@@ -197,6 +197,14 @@ TINYTALKS_CONFIG = {  # the model and training of extras/01_tinytalks.py, per pr
     "full": dict(embed_dim=64, num_layers=2, num_heads=4, seq_len=64, batch_size=32, steps=1200, lr=3e-3),
     "quick": dict(embed_dim=48, num_layers=2, num_heads=4, seq_len=64, batch_size=16, steps=400, lr=5e-3),
 }
+TEXTGEN_CONFIG = {  # the model and training of extras/01_vaswani_generation.py
+    "full": dict(embed_dim=64, num_layers=2, num_heads=4, seq_len=64, batch_size=32, steps=800, lr=3e-3),
+    "quick": dict(embed_dim=48, num_layers=2, num_heads=4, seq_len=48, batch_size=16, steps=150, lr=5e-3),
+}
+QUICKDEMO_CONFIG = {  # the model and training of extras/03_quickdemo.py
+    "full": dict(embed_dim=64, num_layers=2, num_heads=4, seq_len=48, batch_size=32, steps=800, lr=3e-3),
+    "quick": dict(embed_dim=32, num_layers=1, num_heads=2, seq_len=32, batch_size=16, steps=60, lr=5e-3),
+}
 TINYTALKS_CONTEXT = "Q: how are you?\nA: i am fine, thank you.\n"  # one known exchange first
 MAX_ANSWER_CHARS = 32
 CODEBOT_CONFIG = {  # the model and training of extras/02_vaswani_dialogue.py, per profile
@@ -247,3 +255,8 @@ def codebot_programs(logits_of, functions: list[str], vocab: CharVocab, seq_len:
     completions = greedy_decode(logits_of, [vocab.encode(h) for h in headers], finished, seq_len,
                                 MAX_COMPLETION_CHARS)
     return [h + vocab.decode(ids) for h, ids in zip(headers, completions, strict=True)]
+
+
+def tinytalks_char_vocab() -> CharVocab:
+    """The vocabulary of the TinyTalks text itself (train and val; text_generation, quickdemo)."""
+    return CharVocab(tinytalks_text("train"), tinytalks_text("val"))

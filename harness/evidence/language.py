@@ -130,6 +130,105 @@ def score_codebot(evidence: Arrays, prepared: Prepared, profile: str) -> dict[st
     return weights_or_problem(compute, CODEBOT_METRICS)
 
 
+# --- text generation (TinyTalks text) -----------------------------------------------------------
+
+TEXTGEN_METRICS = ("final_train_loss", "heldout_gain_over_bigram", "causality_max_diff", "sample_decodes")
+TEXT_PROMPT = "Q: what color is a "  # extras/01_vaswani_generation.py
+
+
+def prepare_text_generation(rng: np.random.Generator, profile: str) -> Prepared:
+    """Consistency tokens, plus a window and copies of it changed from three cuts on (causality)."""
+    lm = helper("lm")
+    seq_len, vocab_size = lm.TEXTGEN_CONFIG[profile]["seq_len"], lm.tinytalks_char_vocab().size
+    window = rng.integers(0, vocab_size, seq_len)
+    cuts = [seq_len // 4, seq_len // 2, 3 * seq_len // 4]
+    changed = [window.copy() for _ in cuts]
+    for row, cut in zip(changed, cuts, strict=True):
+        row[cut:] = (row[cut:] + rng.integers(1, vocab_size, seq_len - cut)) % vocab_size
+    return Prepared({"consistency.x": rng.integers(0, vocab_size, (2, seq_len)).astype(np.int64),
+                     "causal.x": np.stack([window, *changed]).astype(np.int64)},
+                    {"cuts": cuts, "train_seed": int(rng.integers(2**31))})
+
+
+def _causality(evidence: Arrays, prepared: Prepared) -> HostValue:
+    """How far YOUR model's logits before each cut moved when the tokens from the cut on changed."""
+    out = evidence.get("causal.out")
+    rows = prepared.public["causal.x"].shape
+    if out is None or out.ndim != 3 or out.shape[:2] != rows:
+        return EvidenceProblem("the run recorded no logits of shape (4, seq_len, vocab) for the causality "
+                               "windows (`causal.out`)")
+    moved = max(float(np.abs(out[k + 1, :cut] - out[0, :cut]).max())
+                for k, cut in enumerate(prepared.private["cuts"]))
+    return moved if np.isfinite(moved) else float("inf")
+
+
+def score_text_generation(evidence: Arrays, prepared: Prepared, profile: str) -> dict[str, HostValue]:
+    lm = helper("lm")
+    cfg = lm.TEXTGEN_CONFIG[profile]
+    vocab, seq_len = lm.tinytalks_char_vocab(), cfg["seq_len"]
+    prompt = vocab.encode(TEXT_PROMPT)
+    sample = evidence.get("sample.ids")
+    problems = (["generate() returned nothing (see the run's output)"] if sample is None else
+                lm.generation_problems(sample, prompt, seq_len - len(prompt), vocab.size))
+    metrics: dict[str, HostValue] = {
+        "causality_max_diff": _causality(evidence, prepared),
+        "sample_decodes": True if not problems else EvidenceProblem("; ".join(problems)),
+    }
+
+    def compute() -> dict[str, HostValue]:
+        gpt = _rebuilt(evidence, cfg["num_heads"], prepared)
+        train_ids = vocab.encode(lm.tinytalks_text("train"))
+        windows = np.random.default_rng(prepared.private["train_seed"])
+        fit_x, fit_y = lm.random_windows(train_ids, 64, seq_len, windows)
+        val_x, val_y = lm.tiled_windows(vocab.encode(lm.tinytalks_text("val")), seq_len)
+        return {"final_train_loss": lm.mean_nll(gpt.logits(fit_x), fit_y),
+                "heldout_gain_over_bigram": lm.bigram_nll(train_ids, val_x, val_y, vocab.size)
+                - lm.mean_nll(gpt.logits(val_x), val_y)}
+
+    metrics.update(weights_or_problem(compute, ("final_train_loss", "heldout_gain_over_bigram")))
+    return metrics
+
+
+# --- quick demo -------------------------------------------------------------------------------
+
+QUICKDEMO_METRICS = ("initial_loss_ratio", "final_loss", "cross_entropy_error")
+
+
+def prepare_quickdemo(rng: np.random.Generator, profile: str) -> Prepared:
+    """Consistency tokens, and logits + targets for YOUR CrossEntropyLoss."""
+    lm = helper("lm")
+    seq_len, vocab_size = lm.QUICKDEMO_CONFIG[profile]["seq_len"], lm.tinytalks_char_vocab().size
+    rows = int(rng.integers(8, 33))
+    return Prepared({"consistency.x": rng.integers(0, vocab_size, (2, seq_len)).astype(np.int64),
+                     "ce.logits": (rng.standard_normal((rows, vocab_size)) * 2).astype(np.float32),
+                     "ce.targets": rng.integers(0, vocab_size, rows).astype(np.int64)})
+
+
+def score_quickdemo(evidence: Arrays, prepared: Prepared, profile: str) -> dict[str, HostValue]:
+    lm = helper("lm")
+    cfg = lm.QUICKDEMO_CONFIG[profile]
+    vocab, seq_len = lm.tinytalks_char_vocab(), cfg["seq_len"]
+    loss = evidence.get("ce.loss")
+    logits, targets = prepared.public["ce.logits"].astype(np.float64), prepared.public["ce.targets"]
+    expected = lm.cross_entropy(logits, targets)
+    metrics: dict[str, HostValue] = {
+        "cross_entropy_error": EvidenceProblem("YOUR CrossEntropyLoss returned nothing on the grader's "
+                                               "logits (`ce.loss`)") if loss is None or loss.size != 1
+        else abs(float(loss.reshape(-1)[0]) - expected)}
+
+    def compute() -> dict[str, HostValue]:
+        val_x, val_y = lm.tiled_windows(vocab.encode(lm.tinytalks_text("val")), seq_len)
+        final = lm.mean_nll(_rebuilt(evidence, cfg["num_heads"], prepared).logits(val_x), val_y)
+        initial_weights = {k[len("initial."):]: v for k, v in evidence.items() if k.startswith("initial.")}
+        if not initial_weights:
+            raise EvidenceProblem("the run exported no initial weights (evidence/initial.*)")
+        initial = lm.mean_nll(NumpyGPT(initial_weights, cfg["num_heads"]).logits(val_x), val_y)
+        return {"initial_loss_ratio": initial / np.log(vocab.size), "final_loss": final}
+
+    metrics.update(weights_or_problem(compute, ("initial_loss_ratio", "final_loss")))
+    return metrics
+
+
 def _vocab_size(name: str) -> Callable[[], int]:
     return lambda: getattr(helper("lm"), f"{name}_vocab")().size
 
@@ -139,4 +238,7 @@ KITS = {
                      _prepare(helper("lm").TINYTALKS_CONFIG, _vocab_size("tinytalks")), score_tinytalks),
     "codebot": Kit("codebot", CODEBOT_METRICS,
                    _prepare(helper("lm").CODEBOT_CONFIG, _vocab_size("codebot")), score_codebot),
+    "text_generation": Kit("text_generation", TEXTGEN_METRICS, prepare_text_generation,
+                           score_text_generation),
+    "quickdemo": Kit("quickdemo", QUICKDEMO_METRICS, prepare_quickdemo, score_quickdemo),
 }
