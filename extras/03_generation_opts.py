@@ -34,25 +34,23 @@ import traceback
 from collections.abc import Callable
 
 import numpy as np
-from _harness import metrics
+from _harness import evidence, metrics
 from _harness.common import parse_args, seed_everything, to_numpy
 from _harness.course import CachedDecoder, course_name, no_grad
-from _harness.lm import checked_logits, generation_problems, import_gpt
+from _harness.export import named_arrays
+from _harness.lm import (
+    GAP_TEMPERATURES,
+    GENOPTS_CONFIG,
+    GENOPTS_CONTEXT_LEN,
+    GENOPTS_SAMPLER,
+    GREEDY_MAX_TEMPERATURE,
+    GREEDY_STEPS,
+    TEMPERATURE,
+    checked_logits,
+    generation_problems,
+    import_gpt,
+)
 from _harness.timing import best_ratios, interleaved_times
-
-CONFIG = {
-    # A short prompt and many new tokens: recomputing costs O(context) per token, the cache O(1)
-    # forwards of one token. Cached and recomputing runs alternate; the best of kv_repeats counts.
-    "full": dict(vocab_size=64, embed_dim=256, num_layers=4, num_heads=8, prompt_len=16,
-                 new_tokens=176, kv_repeats=3, samples=4000),
-    "quick": dict(vocab_size=64, embed_dim=128, num_layers=2, num_heads=4, prompt_len=16,
-                  new_tokens=176, kv_repeats=5, samples=2000),
-}
-SAMPLER = dict(vocab_size=16, embed_dim=32, num_layers=1, num_heads=2, max_seq_len=16)
-CONTEXT_LEN, GREEDY_STEPS, TEMPERATURE = 6, 8, 0.5
-# The low temperature of the greedy check: at most 0.1 (the course's example), and small enough
-# that every step's runner-up has probability below exp(-GAP_TEMPERATURES) of the argmax's.
-GREEDY_MAX_TEMPERATURE, GAP_TEMPERATURES = 0.1, 25.0
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -111,19 +109,25 @@ def cached_next_logits(decoder: CachedDecoder) -> Callable[[list[int]], np.ndarr
 
 
 def cached_vs_recomputed(probe: Probe, tokens: np.ndarray, enable, disable) -> float:
-    """Max |logit difference| over every position: cached one-token steps vs one full forward."""
+    """Max |logit difference| over every position: cached one-token steps vs one full forward.
+    The cached logits are evidence: the host compares them with its own numpy forward."""
     try:
         with CachedDecoder(probe.model, probe.tensor, enable) as decoder, no_grad():
             cached = np.stack([decoder.step(int(t)) for t in tokens])
     finally:
         disable(probe.model)
+    evidence.record("kv.cached", cached)
     return float(np.abs(cached.astype(np.float64) - probe.logits(tokens)).max())
 
 
 def kv_cache_part(probe: Probe, cfg: dict, rng: np.random.Generator, enable, disable) -> dict:
     """Part 1: exactness over a whole sequence, then the timed greedy generations."""
     p, n = cfg["prompt_len"], cfg["new_tokens"]
-    diff = cached_vs_recomputed(probe, rng.integers(0, cfg["vocab_size"], size=p + n), enable, disable)
+    given = evidence.inputs()
+    tokens = given["kv.tokens"] if "kv.tokens" in given else rng.integers(0, cfg["vocab_size"], size=p + n)
+    evidence.export_weights(named_arrays(probe.model))
+    evidence.record_consistency(given, lambda x: probe.logits(x.reshape(-1))[None])
+    diff = cached_vs_recomputed(probe, tokens, enable, disable)
     print(f"  cached vs recomputed logits at {p + n} positions: max difference {diff:.2e}")
 
     prompt, outputs, state = rng.integers(0, cfg["vocab_size"], size=p), {}, {"decoder": None}
@@ -165,6 +169,7 @@ def temperature_metrics(probe: Probe, context: np.ndarray, samples: int, seed: i
     target = softmax(logits / TEMPERATURE)
     seed_everything(seed)
     drawn = [probe.generate(context, 1, TEMPERATURE)[-1] for _ in range(samples)]
+    evidence.record("sampler.draws", np.asarray(drawn))
     freq = np.bincount(drawn, minlength=probe.vocab) / samples
     tv, ignored = total_variation(freq, target), total_variation(softmax(logits), target)
     print(f"  temperature {TEMPERATURE}, {samples} draws: total variation {tv:.3f} from softmax(logits/T) "
@@ -184,7 +189,9 @@ def greedy_metrics(probe: Probe, context: np.ndarray) -> dict:
 
     expected = greedy(next_logits, context, GREEDY_STEPS)
     temperature = float(min(GREEDY_MAX_TEMPERATURE, min(gaps) / GAP_TEMPERATURES))
-    same = bool(np.array_equal(probe.generate(context, GREEDY_STEPS, temperature), expected))
+    generated = probe.generate(context, GREEDY_STEPS, temperature)
+    evidence.record("sampler.greedy", generated)
+    same = bool(np.array_equal(generated, expected))
     print(f"  temperature {temperature:.2g} follows the argmax for {GREEDY_STEPS} steps: {same}")
     return {"greedy_matches_argmax": same, "greedy_temperature": temperature}
 
@@ -203,6 +210,11 @@ def determinism_metrics(probe: Probe, context: np.ndarray, seed: int) -> dict:
 
 def sampling_part(probe: Probe, context: np.ndarray, samples: int, seed: int) -> dict:
     """Part 2: temperature, near-greedy and seeded sampling through YOUR generate()."""
+    evidence.export_weights(named_arrays(probe.model), prefix="sampler.weights.")
+    given = evidence.inputs()
+    if "sampler.consistency.x" in given:
+        own = probe.logits(given["sampler.consistency.x"].reshape(-1))
+        evidence.record("sampler.consistency.out", own[None])
     return {**temperature_metrics(probe, context, samples, seed),
             **greedy_metrics(probe, context), **determinism_metrics(probe, context, seed)}
 
@@ -222,7 +234,7 @@ def report_part(title: str, run: Callable[[], dict]) -> None:
 def main() -> int:
     args = parse_args(__doc__.splitlines()[0])
     seed_everything(args.seed)
-    cfg = CONFIG["quick" if args.quick else "full"]
+    cfg = GENOPTS_CONFIG["quick" if args.quick else "full"]
     from tinytorch.core.tensor import Tensor
     enable_kv_cache = course_name("memoization", "enable_kv_cache")
     disable_kv_cache = course_name("memoization", "disable_kv_cache")
@@ -231,14 +243,16 @@ def main() -> int:
     rng = np.random.default_rng(args.seed)
     model = GPT(vocab_size=cfg["vocab_size"], embed_dim=cfg["embed_dim"], num_layers=cfg["num_layers"],
                 num_heads=cfg["num_heads"], max_seq_len=cfg["prompt_len"] + cfg["new_tokens"])
-    sampler = GPT(**SAMPLER)
-    context = rng.integers(0, SAMPLER["vocab_size"], size=CONTEXT_LEN)
+    sampler = GPT(**GENOPTS_SAMPLER)
+    given = evidence.inputs()
+    context = (given["sampler.context"].astype(np.int64) if "sampler.context" in given
+               else rng.integers(0, GENOPTS_SAMPLER["vocab_size"], size=GENOPTS_CONTEXT_LEN))
     report_part(f"Part 1: the KV cache on a {cfg['num_layers']}-layer GPT of width {cfg['embed_dim']}.",
                 lambda: kv_cache_part(Probe(model, cfg["vocab_size"], Tensor), cfg, rng,
                                       enable_kv_cache, disable_kv_cache))
     report_part("Part 2: YOUR generate() on a small GPT, against numpy.",
-                lambda: sampling_part(Probe(sampler, SAMPLER["vocab_size"], Tensor), context, cfg["samples"],
-                                      args.seed))
+                lambda: sampling_part(Probe(sampler, GENOPTS_SAMPLER["vocab_size"], Tensor), context,
+                                      cfg["samples"], args.seed))
     return 0
 
 

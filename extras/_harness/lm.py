@@ -205,6 +205,20 @@ QUICKDEMO_CONFIG = {  # the model and training of extras/03_quickdemo.py
     "full": dict(embed_dim=64, num_layers=2, num_heads=4, seq_len=48, batch_size=32, steps=800, lr=3e-3),
     "quick": dict(embed_dim=32, num_layers=1, num_heads=2, seq_len=32, batch_size=16, steps=60, lr=5e-3),
 }
+GENOPTS_CONFIG = {  # the timed KV-cache model of extras/03_generation_opts.py, per profile
+    # A short prompt and many new tokens: recomputing costs O(context) per token, the cache O(1)
+    # forwards of one token. Cached and recomputing runs alternate; the best of kv_repeats counts.
+    "full": dict(vocab_size=64, embed_dim=256, num_layers=4, num_heads=8, prompt_len=16,
+                 new_tokens=176, kv_repeats=3, samples=4000),
+    "quick": dict(vocab_size=64, embed_dim=128, num_layers=2, num_heads=4, prompt_len=16,
+                  new_tokens=176, kv_repeats=5, samples=2000),
+}
+GENOPTS_SAMPLER = dict(  # its small model for generate()'s sampling checks
+    vocab_size=16, embed_dim=32, num_layers=1, num_heads=2, max_seq_len=16)
+GENOPTS_CONTEXT_LEN, GREEDY_STEPS, TEMPERATURE = 6, 8, 0.5
+# The low temperature of the greedy check: at most 0.1 (the course's example), and small enough
+# that every step's runner-up has probability below exp(-GAP_TEMPERATURES) of the argmax's.
+GREEDY_MAX_TEMPERATURE, GAP_TEMPERATURES = 0.1, 25.0
 TINYTALKS_CONTEXT = "Q: how are you?\nA: i am fine, thank you.\n"  # one known exchange first
 MAX_ANSWER_CHARS = 32
 CODEBOT_CONFIG = {  # the model and training of extras/02_vaswani_dialogue.py, per profile

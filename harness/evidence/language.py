@@ -23,16 +23,18 @@ from .shipped import helper
 CONSISTENCY_TOLERANCE = 1e-3  # float32 package vs float64 numpy: ~1e-6 measured on the reference
 
 
-def _rebuilt(evidence: Arrays, num_heads: int, prepared: Prepared) -> NumpyGPT:
-    weights = {name[len("weights."):]: value for name, value in evidence.items()
-               if name.startswith("weights.")}
+def _rebuilt(evidence: Arrays, num_heads: int, prepared: Prepared, prefix: str = "weights.",
+             tokens_name: str = "consistency.x", out_name: str = "consistency.out") -> NumpyGPT:
+    """The run's GPT from ``evidence[prefix + name]``, checked against the run's own logits
+    (``out_name``) on the host's tokens (``tokens_name``)."""
+    weights = {name[len(prefix):]: value for name, value in evidence.items() if name.startswith(prefix)}
     if not weights:
-        raise ArchitectureMismatch("the run exported no trained weights (evidence/weights.*): the script "
-                                   "stopped before the end of training")
-    tokens = prepared.public["consistency.x"]
+        raise ArchitectureMismatch(f"the run exported no trained weights (evidence/{prefix}*): the script "
+                                   "stopped before exporting them")
+    tokens = prepared.public[tokens_name]
     try:
         gpt = NumpyGPT(weights, num_heads)
-        consistent(gpt.logits(tokens), evidence, tolerance=CONSISTENCY_TOLERANCE)
+        consistent(gpt.logits(tokens), evidence, name=out_name, tolerance=CONSISTENCY_TOLERANCE)
         return gpt
     except ArchitectureMismatch as mismatch:
         # The 2025 course's GPT hands its attention a 0/-inf mask where a 1/0 one is expected, so
@@ -40,7 +42,7 @@ def _rebuilt(evidence: Arrays, num_heads: int, prepared: Prepared) -> NumpyGPT:
         # the course produced when that is the one the weights and the logits describe.
         try:
             course = NumpyGPT(weights, num_heads, attention="course-2025")
-            consistent(course.logits(tokens), evidence, tolerance=CONSISTENCY_TOLERANCE)
+            consistent(course.logits(tokens), evidence, name=out_name, tolerance=CONSISTENCY_TOLERANCE)
         except ArchitectureMismatch:
             raise mismatch from None
         return course
@@ -229,6 +231,70 @@ def score_quickdemo(evidence: Arrays, prepared: Prepared, profile: str) -> dict[
     return metrics
 
 
+# --- generation strategies: the KV cache and generate() ------------------------------------------
+
+GENOPTS_METRICS = ("cached_logits_max_diff", "temperature_tv", "greedy_matches_argmax")
+
+
+def prepare_generation_opts(rng: np.random.Generator, profile: str) -> Prepared:
+    """Tokens for the cached-vs-uncached comparison, a consistency batch, and generate()'s context."""
+    lm = helper("lm")
+    cfg, sampler = lm.GENOPTS_CONFIG[profile], lm.GENOPTS_SAMPLER
+    length = cfg["prompt_len"] + cfg["new_tokens"]
+    context = rng.integers(0, sampler["vocab_size"], lm.GENOPTS_CONTEXT_LEN).astype(np.int64)
+    return Prepared({"kv.tokens": rng.integers(0, cfg["vocab_size"], length).astype(np.int64),
+                     "consistency.x": rng.integers(0, cfg["vocab_size"], (1, length)).astype(np.int64),
+                     "sampler.context": context,
+                     "sampler.consistency.x": context[None]})
+
+
+def _sampler_checks(evidence: Arrays, prepared: Prepared) -> dict[str, HostValue]:
+    """generate()'s draws at T and its near-greedy run, against the host's own sampler logits."""
+    lm = helper("lm")
+    context = prepared.public["sampler.context"]
+    gpt = _rebuilt(evidence, lm.GENOPTS_SAMPLER["num_heads"], prepared, prefix="sampler.weights.",
+                   tokens_name="sampler.consistency.x", out_name="sampler.consistency.out")
+    out: dict[str, HostValue] = {}
+    draws = evidence.get("sampler.draws")
+    if draws is None or draws.ndim != 1 or not draws.size:
+        out["temperature_tv"] = EvidenceProblem("generate() produced no draws (`sampler.draws`)")
+    else:
+        scaled = gpt.logits(context[None])[0, -1] / lm.TEMPERATURE
+        target = np.exp(scaled - scaled.max())
+        target /= target.sum()
+        freq = np.bincount(np.clip(draws.astype(np.int64), 0, len(target) - 1), minlength=len(target))
+        out["temperature_tv"] = float(0.5 * np.abs(freq / draws.size - target).sum())
+    greedy = evidence.get("sampler.greedy")
+    if greedy is None:
+        out["greedy_matches_argmax"] = EvidenceProblem("generate() at a low temperature returned nothing "
+                                                       "(`sampler.greedy`)")
+    else:
+        expected = [*context.tolist(), *gpt.greedy(context, lm.GREEDY_STEPS)]
+        out["greedy_matches_argmax"] = bool(np.array_equal(greedy.reshape(-1).astype(np.int64), expected))
+    return out
+
+
+def score_generation_opts(evidence: Arrays, prepared: Prepared, profile: str) -> dict[str, HostValue]:
+    lm = helper("lm")
+    cfg = lm.GENOPTS_CONFIG[profile]
+
+    def exactness() -> dict[str, HostValue]:
+        gpt = _rebuilt(evidence, cfg["num_heads"], prepared)
+        cached = evidence.get("kv.cached")
+        tokens = prepared.public["kv.tokens"]
+        if cached is None or cached.shape != (len(tokens), cfg["vocab_size"]):
+            shape = (len(tokens), cfg["vocab_size"])
+            raise EvidenceProblem(f"the run recorded no cached logits of shape {shape} (`kv.cached`): "
+                                  "see the run's output for why the cache failed")
+        diff = float(np.abs(cached - gpt.logits(tokens[None])[0]).max())
+        return {"cached_logits_max_diff": diff if np.isfinite(diff) else float("inf")}
+
+    metrics = weights_or_problem(exactness, ("cached_logits_max_diff",))
+    metrics.update(weights_or_problem(lambda: _sampler_checks(evidence, prepared),
+                                      ("temperature_tv", "greedy_matches_argmax")))
+    return metrics
+
+
 def _vocab_size(name: str) -> Callable[[], int]:
     return lambda: getattr(helper("lm"), f"{name}_vocab")().size
 
@@ -241,4 +307,6 @@ KITS = {
     "text_generation": Kit("text_generation", TEXTGEN_METRICS, prepare_text_generation,
                            score_text_generation),
     "quickdemo": Kit("quickdemo", QUICKDEMO_METRICS, prepare_quickdemo, score_quickdemo),
+    "generation_opts": Kit("generation_opts", GENOPTS_METRICS, prepare_generation_opts,
+                           score_generation_opts),
 }

@@ -18,7 +18,7 @@ from tests.extras.conftest import REPO
 pytestmark = pytest.mark.slow
 
 EVIDENCE_EXTRAS = ["perceptron", "xor_crisis", "mnist_mlp", "cifar10_cnn", "compression", "tinytalks",
-                   "codebot", "text_generation", "quickdemo"]
+                   "codebot", "text_generation", "quickdemo", "generation_opts"]
 
 
 def every_metric_name() -> list[str]:
