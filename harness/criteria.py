@@ -155,6 +155,19 @@ class BudgetSpec(_Strict):
     cpus: PositiveFloat = 1.0
     pids: PositiveInt = 64
     out_mib: PositiveInt = 64
+    # wall_seconds as measured on this reference machine: scaled by this machine's speed factor
+    reference_machine: str | None = None
+
+    @field_validator("reference_machine")
+    @classmethod
+    def _known_machine(cls, name: str | None) -> str | None:
+        from harness.calibrate import REFERENCE_MACHINES
+
+        if name is not None and name not in REFERENCE_MACHINES:
+            hint = difflib.get_close_matches(name, list(REFERENCE_MACHINES), n=1)
+            raise _invalid(f"unknown reference machine {name!r}" + (f" (did you mean {hint[0]!r}?)" if hint
+                           else "") + f"; expected one of {'|'.join(REFERENCE_MACHINES)}")
+        return name
 
 
 RESERVED_ENV = ("PATH", "HOME", "TMPDIR", "PYTHONPATH", "PYTHONHASHSEED", "PYTHONDONTWRITEBYTECODE",
@@ -179,6 +192,22 @@ class Profile(_Strict):
         return env
 
 
+class Seeds(_Strict):
+    """A stochastic check: a run that misses the rule's bound by less than ``margin`` (relative to the
+    bound) is repeated with the next seeds, up to ``n`` runs in all; the check passes when ``k`` pass."""
+
+    n: int = Field(ge=2, le=10)
+    k: int = Field(ge=1)
+    margin: float = Field(gt=0, le=0.5)
+
+    @model_validator(mode="after")
+    def _k_below_n(self) -> Seeds:
+        if self.k >= self.n:
+            raise _invalid(f"k must be below n (a first run that missed could never be made up), "
+                           f"got k={self.k}, n={self.n}")
+        return self
+
+
 class Check(_Strict):
     name: Identifier
     metric: str = Field(min_length=1)
@@ -200,6 +229,7 @@ class Check(_Strict):
     points: float = Field(default=1.0, ge=0)
     visibility: Literal["visible", "hidden"] = "visible"
     explain: str | None = None
+    seeds: Seeds | None = None  # rerun a near miss with other seeds; passes when k of n do
 
     @model_validator(mode="after")
     def _consistent(self) -> Check:
@@ -235,6 +265,10 @@ class Check(_Strict):
             _check_partial(self.partial.floor, self.rule, "rule")
             for profile, rule in self.profile_rules.items():
                 _check_partial(self.partial.floor, rule, f"profile_rules.{profile}")
+        if self.seeds is not None:
+            for where, rule in [("rule", self.rule)] + [(f"profile_rules.{p}", r)
+                                                        for p, r in self.profile_rules.items()]:
+                _check_seeds(rule, where)
         return self
 
     def rule_for(self, profile: str) -> Rule:
@@ -266,6 +300,16 @@ def _check_scorer_inputs(check: Check) -> None:
             "artifact_fields", "scorer {scorer} compares with {wants}; remove {extra}",
             {"scorer": check.scorer, "wants": wants, "extra": ", ".join(extra)},
         )
+
+
+def _check_seeds(rule: Rule, where: str) -> None:
+    """A near miss needs a bound to be near: a min, max or range rule with a bound other than 0."""
+    if rule.kind not in ("min", "max", "range"):
+        raise _invalid(f"seeds needs a min, max or range rule (its margin is relative to the bound), "
+                       f"{where} is {rule.kind}")
+    bounds = rule.range if rule.kind == "range" else (getattr(rule, rule.kind),)
+    if not any(bounds):
+        raise _invalid(f"seeds: the margin is relative to the rule's bound, but the bound of {where} is 0")
 
 
 def _check_partial(floor: float, rule: Rule, where: str) -> None:

@@ -14,13 +14,13 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import __version__
+from harness import __version__, calibrate, stochastic
 from harness.criteria import Criterion
 from harness.evidence.runs import EvidenceRun, prepare_run
 from harness.evidence.secrets import active_secrets
 from harness.outfiles import remove_tree
 from harness.provenance import combined_hash, criterion_file_hash, machine_info, tree_hash
-from harness.report.model import ExtraResult, Provenance, Report, SubmissionResult, worst
+from harness.report.model import ExtraResult, Provenance, Report, SubmissionResult, WallBudget, worst
 from harness.runners.base import Budget, Job, Runner, RunResult
 from harness.scheduler import run_parallel
 from harness.scoring import ScoringUnavailable
@@ -103,18 +103,27 @@ class Task:
     criterion: Criterion
     job: Job
     expected_seconds: float
+    wall: WallBudget | None = None  # the wall budget scaled to this machine (reference_machine budgets)
 
 
 def build_task(submission: Submission, criterion: Criterion, profile: str, seed: int,
-               extras_dir: Path) -> Task:
+               extras_dir: Path, speed: calibrate.Speed | None = None) -> Task:
+    """The task of one pair; a budget stated for a reference machine is scaled by ``speed`` (by
+    default this machine's: ``harness.calibrate.current()``)."""
     spec = criterion.profiles[profile]
-    budget = Budget(wall_seconds=spec.budget.wall_seconds, memory_mib=spec.budget.memory_mib,
+    wall = None
+    if spec.budget.reference_machine is not None:
+        wall = calibrate.scale_wall(spec.budget.wall_seconds, spec.budget.reference_machine,
+                                    speed or calibrate.current())
+    budget = Budget(wall_seconds=wall.seconds if wall else spec.budget.wall_seconds,
+                    memory_mib=spec.budget.memory_mib,
                     cpus=spec.budget.cpus, pids=spec.budget.pids, out_mib=spec.budget.out_mib)
     job = Job(job_id=f"{submission.name}/{criterion.id}", criterion_id=criterion.id,
               script=criterion.script, extras_dir=Path(extras_dir).resolve(),
               submission_dir=submission.root, args=tuple(spec.args), env=tuple(spec.env.items()),
               budget=budget, seed=seed, profile=profile)
-    return Task(submission=submission, criterion=criterion, job=job, expected_seconds=spec.expected_seconds)
+    return Task(submission=submission, criterion=criterion, job=job, expected_seconds=spec.expected_seconds,
+                wall=wall)
 
 
 def _with_datasets(job: Job, names: list[str]) -> Job:
@@ -135,27 +144,36 @@ class Engine:
         self.include_hidden = include_hidden
 
     def run_task(self, task: Task) -> ExtraResult:
+        """Run and judge one task; a stochastic check's near miss is rerun with the next seeds
+        (``harness.stochastic``), each rerun with its own evidence inputs."""
         crit, profile, root = task.criterion, task.job.profile, task.submission.root
         lacking = missing_modules(root, crit.requires)
         if lacking:
             reason = f"submission lacks {', '.join(lacking)} (required by this extra)"
-            return judge(crit, profile, None, root, self.include_hidden, skipped=reason)
+            return judge(crit, profile, None, root, self.include_hidden, skipped=reason, wall=task.wall)
         try:
             job = _with_datasets(task.job, crit.datasets)
         except Exception as exc:  # a missing dataset is the host's problem, not the student's
             reason = f"infrastructure error: datasets {crit.datasets} unavailable: {exc}"
-            return judge(crit, profile, None, root, self.include_hidden, skipped=reason)
+            return judge(crit, profile, None, root, self.include_hidden, skipped=reason, wall=task.wall)
+        first = self._attempt(task, job)
+        return stochastic.settle(crit, profile, job.seed, first,
+                                 lambda seed: self._attempt(task, dataclasses.replace(job, seed=seed)))
+
+    def _attempt(self, task: Task, job: Job) -> ExtraResult:
+        """One run of ``job`` (with its seed's evidence inputs, drawn here and removed after), judged."""
+        crit, profile, root, wall = task.criterion, job.profile, task.submission.root, task.wall
         try:
             evidence = prepare_run(crit, profile, root, job.seed)
         except Exception as exc:  # the host's secrets or kit failed, not the student
             reason = f"infrastructure error: could not prepare the run's evidence inputs: {exc}"
-            return judge(crit, profile, None, root, self.include_hidden, skipped=reason)
+            return judge(crit, profile, None, root, self.include_hidden, skipped=reason, wall=wall)
         if evidence is not None:
             job = dataclasses.replace(job, inputs=evidence.inputs_dir)
         try:
             run = self._run(job)
             try:
-                return self._judge(crit, profile, run, root, evidence)
+                return self._judge(crit, profile, run, root, evidence, wall)
             finally:
                 if run.out_dir is not None:
                     remove_tree(run.out_dir)
@@ -164,15 +182,15 @@ class Engine:
                 evidence.close()
 
     def _judge(self, crit: Criterion, profile: str, run: RunResult, root: Path,
-               evidence: EvidenceRun | None) -> ExtraResult:
+               evidence: EvidenceRun | None, wall: WallBudget | None = None) -> ExtraResult:
         host = None
         if evidence is not None and run.infra_error is None:
             try:
                 host = evidence.score(run.out_dir, profile)
             except ScoringUnavailable as exc:
                 reason = f"infrastructure error: the host cannot score this run's evidence: {exc}"
-                return judge(crit, profile, None, root, self.include_hidden, skipped=reason)
-        return judge(crit, profile, run, root, self.include_hidden, host=host)
+                return judge(crit, profile, None, root, self.include_hidden, skipped=reason, wall=wall)
+        return judge(crit, profile, run, root, self.include_hidden, host=host, wall=wall)
 
     def _run(self, job: Job) -> RunResult:
         try:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from harness import __version__
 from harness.cache import CacheKey, ResultCache, criterion_hash, is_cacheable
+from harness.calibrate import budget_still_holds
 from harness.criteria import Criterion
 from harness.engine import Engine, Task, build_task, make_provenance, make_report
 from harness.report.model import ExtraResult, Report, SubmissionResult
@@ -61,11 +62,12 @@ def plan(submissions: list[ResolvedSubmission], criteria: list[Criterion], *, ru
         for crit in criteria:
             pair = (sub.name, crit.id)
             batch.keys[pair] = CacheKey(sub.hash, crit_hashes[crit.id], backend, profile, seed)
+            task = build_task(sub.submission, crit, profile, seed, extras_dir)
             hit = None if force else cache.load(sub.name, crit.id, batch.keys[pair])
-            if hit is not None:
+            if hit is not None and budget_still_holds(hit.run, task.wall):  # budgets move with calibration
                 batch.cached[pair] = hit
             else:
-                batch.tasks.append(build_task(sub.submission, crit, profile, seed, extras_dir))
+                batch.tasks.append(task)
     return batch
 
 

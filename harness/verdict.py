@@ -16,7 +16,7 @@ from harness.criteria import Check, Criterion, fmt_number
 from harness.evidence import EvidenceProblem
 from harness.evidence.kit import HostValue, Measured
 from harness.metrics_parser import ParsedMetrics, parse_metrics
-from harness.report.model import CheckResult, ExtraResult, RunInfo, worst
+from harness.report.model import CheckResult, ExtraResult, RunInfo, WallBudget, worst
 from harness.runners.base import RunResult
 from harness.sandbox_env import explain_missing_module
 from harness.scoring import ArtifactProblem, ScoringUnavailable, score_artifact
@@ -66,8 +66,9 @@ def _signal_name(number: int) -> str:
 
 
 def run_failure(criterion: Criterion, profile: str, run: RunResult,
-                submission_dir: Path) -> tuple[str, str] | None:
-    """(verdict, reason) when the run itself decides the outcome, else None (judge the checks)."""
+                submission_dir: Path, wall: WallBudget | None = None) -> tuple[str, str] | None:
+    """(verdict, reason) when the run itself decides the outcome, else None (judge the checks).
+    ``wall``: the wall budget as scaled to this machine, when it was."""
     budget = criterion.profiles[profile].budget
     if run.infra_error:
         return "not_gradable", f"infrastructure error, not the submission's fault: {run.infra_error}"
@@ -75,6 +76,8 @@ def run_failure(criterion: Criterion, profile: str, run: RunResult,
         return "crashed", (f"process limit reached: the script and what it started filled the limit of "
                            f"{budget.pids} processes and threads (a fork bomb?); start fewer of them")
     if run.timed_out:
+        if wall is not None:
+            return "timeout", f"killed after {_seconds(wall.seconds)} s budget {wall.scaling()}"
         return "timeout", f"killed after {_seconds(budget.wall_seconds)} s budget"
     if run.oom_killed:
         return "out_of_memory", f"exceeded {budget.memory_mib} MiB"
@@ -189,34 +192,35 @@ def _not_run(check: Check, profile: str, verdict: str, reason: str) -> CheckResu
                        source=check.source)
 
 
-def run_info(run: RunResult | None) -> RunInfo:
+def run_info(run: RunResult | None, wall: WallBudget | None = None) -> RunInfo:
     if run is None:
-        return RunInfo()
+        return RunInfo(wall_budget=wall)
     return RunInfo(exit_code=run.exit_code, signal=run.signal, timed_out=run.timed_out,
                    oom_killed=run.oom_killed, wall_seconds=round(run.wall_seconds, 3),
                    cpu_seconds=round(run.cpu_seconds, 3),
                    peak_rss_mib=None if run.peak_rss_mib is None else round(run.peak_rss_mib, 1),
                    stdout_tail=printable(run.stdout[-TAIL_CHARS:]),
                    stderr_tail=printable(run.stderr[-TAIL_CHARS:]),
-                   infra_error=run.infra_error)
+                   infra_error=run.infra_error, wall_budget=wall)
 
 
 def judge(criterion: Criterion, profile: str, run: RunResult | None, submission_dir: Path,
           include_hidden: bool, skipped: str | None = None,
-          host: Mapping[str, HostValue] | None = None) -> ExtraResult:
+          host: Mapping[str, HostValue] | None = None, wall: WallBudget | None = None) -> ExtraResult:
     """The verdict of one extra. ``run`` is None when it was not started; ``skipped`` says why;
-    ``host`` holds the metrics computed on the host from the run's evidence."""
+    ``host`` holds the metrics computed on the host from the run's evidence; ``wall`` the wall
+    budget as scaled to this machine (when the criterion states it for a reference machine)."""
     # a check that does not apply to this profile is not judged and is left out of the report
     checks = [c for c in criterion.checks_for(profile) if include_hidden or c.visibility == "visible"]
     head = dict(id=criterion.id, title=criterion.title, script=criterion.script, profile=profile,
-                max_score=_points(sum(c.points for c in checks)), run=run_info(run))
+                max_score=_points(sum(c.points for c in checks)), run=run_info(run, wall))
     if run is None:
         reason = skipped or "the run was not started"
         results = [_not_run(c, profile, "not_gradable", reason) for c in checks]
         return ExtraResult(**head, verdict="not_gradable", reason=reason, score=0.0, checks=results)
     parsed = parse_metrics(run.out_dir)
     metrics = dict(parsed.scalars)
-    failure = run_failure(criterion, profile, run, submission_dir)
+    failure = run_failure(criterion, profile, run, submission_dir, wall)
     if failure is not None:
         results = [_not_run(c, profile, *failure) for c in checks]
         return ExtraResult(**head, verdict=failure[0], reason=failure[1], score=0.0, metrics=metrics,
@@ -225,10 +229,16 @@ def judge(criterion: Criterion, profile: str, run: RunResult | None, submission_
     for check, result in zip(checks, results, strict=True):
         if (check.source == "host" or check.artifact is not None) and result.value is not None:
             metrics[check.metric] = result.value
+    verdict, reason, score = checks_outcome(results)
+    return ExtraResult(**head, verdict=verdict, reason=reason, score=score,
+                       metrics=metrics, series=parsed.series, problems=parsed.problems(), checks=results)
+
+
+def checks_outcome(results: list[CheckResult]) -> tuple[str, str, float]:
+    """(verdict, reason, score) of an extra whose run completed normally, from its checks."""
     verdict = worst(r.verdict for r in results)
     if verdict == "passed":
         reason = "the check passed" if len(results) == 1 else f"all {len(results)} checks passed"
     else:
         reason = "; ".join(r.reason for r in results if r.verdict != "passed")
-    return ExtraResult(**head, verdict=verdict, reason=reason, score=_points(sum(r.score for r in results)),
-                       metrics=metrics, series=parsed.series, problems=parsed.problems(), checks=results)
+    return verdict, reason, _points(sum(r.score for r in results))

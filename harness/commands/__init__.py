@@ -12,4 +12,5 @@ COMMAND_MODULES = [
     "harness.commands.image",
     "harness.commands.grade",
     "harness.commands.diff",
+    "harness.commands.calibrate",
 ]

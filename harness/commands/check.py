@@ -12,6 +12,7 @@ from harness.commands.common import (
     CommandError,
     add_location_args,
     load_criteria,
+    note_speed,
     open_backend,
     report_formats,
     require_valid,
@@ -56,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         submission = engine.resolve_submission(args.tinytorch, name)
     except engine.SubmissionError as exc:
         raise CommandError(str(exc)) from None
+    note_speed(selected, args.profile, args.quiet)
     runner, jobs = open_backend(args.backend, selected, args.profile, args.jobs)
     if runner.name == "local" and not args.quiet:
         print("harness: local backend: scripts run as you, without isolation (not a security boundary)",

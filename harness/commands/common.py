@@ -93,6 +93,21 @@ def open_backend(name: str, selected: list[Criterion], profile: str, jobs: int |
     return runner, jobs or default_jobs([b.cpus for b in budgets], [b.memory_mib for b in budgets])
 
 
+def note_speed(selected: list[Criterion], profile: str, quiet: bool = False) -> None:
+    """Say in one line (stderr) when budgets stated for a reference machine are scaled by a default,
+    stale or clamped speed factor; exit 2 for a malformed ``$HARNESS_SPEED_FACTOR``."""
+    import sys
+
+    from harness import calibrate
+
+    try:
+        note = calibrate.scaling_note(selected, profile)
+    except calibrate.CalibrationError as exc:
+        raise CommandError(str(exc)) from None
+    if note and not quiet:
+        print(f"harness: note: {note}", file=sys.stderr)
+
+
 def select(criteria: dict[str, Criterion], names: list[str], everything: bool) -> list[Criterion]:
     """The criteria named on the command line (or all with --all), in the given order."""
     if everything:

@@ -15,6 +15,7 @@ from harness.commands.common import (
     CommandError,
     add_location_args,
     load_criteria,
+    note_speed,
     open_backend,
     report_formats,
     require_valid,
@@ -108,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
     except SubmissionError as exc:
         raise CommandError(str(exc)) from None
     _report_problems(submissions)
+    note_speed(selected, args.profile, args.quiet)
     runner, jobs = open_backend(args.backend, selected, args.profile, args.jobs)
     console = terminal.make_console()
     cache = ResultCache(cache_dir / "results")

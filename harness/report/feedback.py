@@ -14,6 +14,7 @@ from pathlib import Path
 from harness.engine import DEFAULT_SEED
 from harness.report.markdown import md_fence, md_text
 from harness.report.model import ExtraResult, Report, SubmissionResult
+from harness.report.notes import notes
 from harness.report.writer import atomic_write_text
 
 DIRNAME = "feedback"
@@ -66,6 +67,9 @@ def _extra_section(report: Report, extra: ExtraResult) -> list[str]:
         lines.append("")
     if passing:
         lines += [f"Passed: {', '.join(f'`{c.name}`' for c in passing)}", ""]
+    extra_notes = notes(extra, visible_only=True)
+    if extra_notes:
+        lines += [f"- {md_text(note, 1000)}" for note in extra_notes] + [""]
     if hidden:
         lines += [f"{len(hidden)} hidden check{'s' if len(hidden) != 1 else ''} (not shown).", ""]
     problems = [p for p in extra.problems if not any(m in p for m in hidden_metrics)]

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from harness.report.model import CheckResult, ExtraResult, Report, SubmissionResult
+from harness.report.notes import budget_note
 from harness.report.writer import atomic_write_text
 
 DIRNAME = "gradescope"
@@ -26,6 +27,8 @@ def _check_output(extra: ExtraResult, check: CheckResult) -> str:
         lines.append("source: self-reported (computed in your own process, not verified by the grader)")
     if check.value is not None:
         lines.append(f"measured: {check.value}")
+    if check.seeds is not None:
+        lines.append(f"rerun after a near miss: {check.seeds.describe()}")
     if check.explain:
         lines.append(f"why this check: {check.explain}")
     if check.verdict not in ("passed", "failed"):
@@ -55,7 +58,8 @@ def _tests(index: int, extra: ExtraResult) -> list[dict]:
 def results(report: Report, submission: SubmissionResult) -> dict:
     """The results.json document of one submission."""
     lines = [f"{submission.score:g}/{submission.max_score:g} points; status: {submission.status}"]
-    lines += [f"{e.id}: {e.verdict} ({e.score:g}/{e.max_score:g})" for e in submission.extras]
+    lines += [f"{e.id}: {e.verdict} ({e.score:g}/{e.max_score:g})"
+              + (f", {budget_note(e)}" if e.run.wall_budget else "") for e in submission.extras]
     lines.append(f"graded with profile {report.provenance.profile}, seed {report.provenance.seed}, "
                  f"backend {report.provenance.backend}; submission {submission.hash}")
     return {

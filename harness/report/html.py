@@ -16,6 +16,7 @@ import statistics
 from pathlib import Path
 
 from harness.report.model import VERDICT_PRECEDENCE, ExtraResult, Report, SubmissionResult
+from harness.report.notes import budget_note
 from harness.report.writer import atomic_write_text
 from harness.verdict import printable
 
@@ -227,6 +228,12 @@ def _extra_block(extra: ExtraResult) -> list[str]:
            f'{extra.score:g}/{extra.max_score:g} points · {extra.run.wall_seconds:.1f} s · '
            f'{esc(extra.title)}</span></h3>',
            f"<p>{esc(extra.reason)}</p>"]
+    wall = extra.run.wall_budget
+    if wall is not None:
+        out.append(f'<p class="muted" data-wall-budget="{wall.seconds:g}" '
+                   f'data-raw-budget="{wall.raw_seconds:g}">{esc(budget_note(extra))}</p>')
+    out += [f'<p class="muted" data-seeds="{esc(c.name)}">{esc(c.name)}: {esc(c.seeds.describe())}</p>'
+            for c in extra.checks if c.seeds is not None]
     if extra.checks:
         out.append("<table><tr><th>check</th><th>value</th><th>rule</th><th>verdict</th><th>points</th>"
                    "<th>reason</th></tr>")

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from harness.report.model import ExtraResult, Report, SubmissionResult
+from harness.report.notes import notes
 from harness.report.writer import atomic_write_text
 from harness.verdict import printable
 
@@ -76,6 +77,9 @@ def _submission(sub: SubmissionResult) -> list[str]:
         points = f"{extra.score:g}/{extra.max_score:g}"
         lines.append(f"| {extra.id} | {ICONS[extra.verdict]} {extra.verdict} | {points} | "
                      f"{extra.run.wall_seconds:.1f} s | {md_text(extra.reason)} |")
+    extra_notes = [f"- {extra.id}: {md_text(note)}" for extra in sub.extras for note in notes(extra)]
+    if extra_notes:
+        lines += [""] + extra_notes
     for extra in sub.extras:
         if extra.verdict != "passed":
             lines += _extra_details(extra)

@@ -45,6 +45,29 @@ class Provenance(_Model):
     machine: Machine
 
 
+class WallBudget(_Model):
+    """A wall budget stated for a reference machine and scaled to this one (``harness calibrate``)."""
+
+    reference_machine: str
+    raw_seconds: float  # as the criterion states it, on the reference machine
+    speed_factor: float  # this machine's workload time / the reference's, as applied (clamped)
+    seconds: float  # what the runner enforced: raw_seconds x speed_factor
+    factor_source: str  # "calibration", "HARNESS_SPEED_FACTOR" or "default" (never calibrated)
+    unclamped_factor: float | None = None  # the factor before clamping, when it was clamped
+
+    def scaling(self) -> str:
+        """``(400 s on project-2core x 2.00, calibration)``."""
+        text = f"({self.raw_seconds:g} s on {self.reference_machine} x {self.speed_factor:.2f}, "
+        text += self.factor_source
+        if self.unclamped_factor is not None:
+            text += f"; measured factor {self.unclamped_factor:.2f} clamped"
+        return text + ")"
+
+    def describe(self) -> str:
+        """``800 s (400 s on project-2core x 2.00, calibration)``."""
+        return f"{self.seconds:g} s {self.scaling()}"
+
+
 class RunInfo(_Model):
     exit_code: int | None = None
     signal: int | None = None
@@ -56,6 +79,40 @@ class RunInfo(_Model):
     stdout_tail: str = ""
     stderr_tail: str = ""
     infra_error: str | None = None
+    wall_budget: WallBudget | None = None  # set when the budget was scaled to this machine
+
+
+class SeedRun(_Model):
+    """One seed's run of a stochastic check."""
+
+    seed: int
+    value: bool | int | float | str | None = None
+    verdict: Verdict
+    reason: str
+    wall_seconds: float = 0.0
+
+
+class SeedRuns(_Model):
+    """A stochastic check rerun with other seeds after a near miss: it passes when ``k`` of ``n`` pass."""
+
+    n: int
+    k: int
+    margin: float
+    runs: list[SeedRun]
+
+    @property
+    def passes(self) -> int:
+        return sum(r.verdict == "passed" for r in self.runs)
+
+    def describe(self) -> str:
+        """``seeds 1337: 0.912 failed, 1338: 0.961 passed (1 of 2 passed; 2 of 3 needed)``."""
+        def value(run: SeedRun) -> str:
+            if isinstance(run.value, float):
+                return f"{run.value:.4g}"
+            return "no value" if run.value is None else str(run.value)
+
+        runs = ", ".join(f"{r.seed}: {value(r)} {r.verdict.replace('_', ' ')}" for r in self.runs)
+        return f"seeds {runs} ({self.passes} of {len(self.runs)} passed; {self.k} of {self.n} needed)"
 
 
 class CheckResult(_Model):
@@ -71,6 +128,7 @@ class CheckResult(_Model):
     explain: str | None = None
     # host: computed on the host from evidence; self-reported: the student's process said so
     source: Literal["host", "self-reported"] = "host"
+    seeds: SeedRuns | None = None  # every seed's run, when a near miss was rerun with other seeds
 
     @property
     def source_label(self) -> str:
