@@ -92,7 +92,7 @@ def main() -> None:
     restarts, steps = (3, 300) if args.quick else (5, 1000)
     print("== The XOR crisis (Minsky & Papert, 1969), replayed with YOUR TinyTorch ==")
 
-    probes.linear_sigmoid_bce(Tensor, Linear, Sigmoid, BinaryCrossEntropyLoss)
+    probes.mlp_tanh_bce(Tensor, Linear, Tanh, Sigmoid, BinaryCrossEntropyLoss)
     given = evidence.inputs()
 
     print(f"\n1) A single neuron, {restarts} attempts of {steps} steps:")

@@ -61,6 +61,22 @@ def mlp_cross_entropy(Tensor, Linear, ReLU, CrossEntropyLoss) -> None:
     _record({"logits": logits, "loss": loss}, params)
 
 
+def mlp_tanh_bce(Tensor, Linear, Tanh, Sigmoid, BinaryCrossEntropyLoss) -> None:
+    """Linear + Tanh + Linear + Sigmoid + mean BCE (the XOR network): records ``hidden``, ``prob``,
+    ``loss`` and the gradients of ``w1``, ``b1``, ``w2``, ``b2``."""
+    a = _inputs({"x": (4, 2), "w1": (2, 8), "b1": (8,), "w2": (8, 1), "b2": (1,), "t": (4, 1)}, {})
+    a["t"] = (a["t"] > 0).astype(_F32)
+    fc1, fc2 = Linear(*a["w1"].shape), Linear(*a["w2"].shape)
+    params = {"w1": fc1.weight, "b1": fc1.bias, "w2": fc2.weight, "b2": fc2.bias}
+    for name, param in params.items():
+        evidence.set_param(param, a[name])
+    hidden = Tanh()(fc1(Tensor(a["x"].astype(_F32))))
+    prob = Sigmoid()(fc2(hidden))
+    loss = BinaryCrossEntropyLoss()(prob, Tensor(a["t"]))
+    loss.backward()
+    _record({"hidden": hidden, "prob": prob, "loss": loss}, params)
+
+
 def conv_pool_cross_entropy(Tensor, Conv2d, MaxPool2d, ReLU, Linear, CrossEntropyLoss) -> None:
     """Conv2d + ReLU + MaxPool2d(2) + Linear + mean cross-entropy: records ``conv``, ``pooled``,
     ``loss`` and the gradients of ``wc``, ``bc``, ``wf``, ``bf``."""

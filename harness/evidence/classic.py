@@ -165,7 +165,7 @@ def prepare_xor(rng: np.random.Generator, profile: str) -> Prepared:
         hw, hb = linear_init(rng, 2, XOR_HIDDEN)
         ow, ob = linear_init(rng, XOR_HIDDEN, 1)
         starts.append({"hidden.weight": hw, "hidden.bias": hb, "output.weight": ow, "output.bias": ob})
-    probe = PROBES["linear_sigmoid_bce"].draw(rng)
+    probe = PROBES["mlp_tanh_bce"].draw(rng)
     public = _public(probe, {}, rng.uniform(-1, 2, (8, 2)).astype(np.float32))
     for attempt, start in enumerate(starts):
         public.update({f"init{attempt}.{k}": v for k, v in start.items()})
@@ -173,7 +173,7 @@ def prepare_xor(rng: np.random.Generator, profile: str) -> Prepared:
 
 
 def score_xor(evidence: Arrays, prepared: Prepared, profile: str) -> dict[str, HostValue]:
-    metrics = probe_metrics(PROBES["linear_sigmoid_bce"], prepared.private["probe"], evidence)
+    metrics = probe_metrics(PROBES["mlp_tanh_bce"], prepared.private["probe"], evidence)
     attempt = evidence.get("mlp.attempt")
     starts = prepared.private["starts"]
     if attempt is None or attempt.size != 1 or not 0 <= int(attempt.reshape(-1)[0]) < len(starts):
@@ -358,21 +358,84 @@ def layer_mlp_forward(w: Arrays, x: np.ndarray) -> np.ndarray:
     return x
 
 
+COMPRESSION_METRICS = ("float_test_accuracy", "prune_sparsity", "prune_accuracy_drop", "int8_output_error",
+                       "int8_accuracy_drop", "lowrank_error_ratio", "lowrank_accuracy_drop")
+COMPRESSION_RANK_RATIO = 0.25  # extras/02_compression.py
+PROBE_IMAGES = 1000  # training images past the script's training slice, for the int8 model's outputs
+
+
 def prepare_compression(rng: np.random.Generator, profile: str) -> Prepared:
     layout = _compression_layout(profile)
-    return Prepared({"consistency.x": rng.uniform(0, 1, (16, 784)).astype(np.float32)},
-                    {"layout": layout})
+    picks = np.sort(rng.choice(np.arange(50000, 60000), PROBE_IMAGES, replace=False))  # never trained on
+    x_train, y_train = _heldout("mnist", "train")
+    images = x_train[picks].reshape(PROBE_IMAGES, -1).astype(np.float32) / 255.0
+    return Prepared({"consistency.x": rng.uniform(0, 1, (16, 784)).astype(np.float32), "int8.x": images},
+                    {"layout": layout, "int8.y": y_train[picks]})
+
+
+def _test_accuracy(weights: Arrays) -> float:
+    x_test, y_test = _heldout("mnist", "test")
+    x = x_test.reshape(len(x_test), -1).astype(np.float32) / 255.0
+    return _accuracy(layer_mlp_forward({k: v.astype(np.float32) for k, v in weights.items()}, x), y_test)
+
+
+def _lowrank(evidence: Arrays, trained: Arrays, float_acc: float) -> dict[str, HostValue]:
+    w = trained["layers.0.weight"]
+    rank = max(1, int(COMPRESSION_RANK_RATIO * min(w.shape)))
+    factors = [evidence.get(f"lowrank.{k}") for k in "usv"]
+    if any(f is None for f in factors):
+        raise EvidenceProblem("low_rank_approximate's factors were not recorded (`lowrank.u/s/v`): see "
+                              "the run's output")
+    u, s, v = (f.astype(np.float64) for f in factors)
+    if (u.shape, s.shape, v.shape) != ((w.shape[0], rank), (rank,), (rank, w.shape[1])):
+        raise EvidenceProblem(f"U, S, V are shaped {u.shape}, {s.shape}, {v.shape}; the course's are "
+                              f"{(w.shape[0], rank)}, {(rank,)}, {(rank, w.shape[1])}")
+    approx = u @ np.diag(s) @ v
+    best = np.sqrt(np.sum(np.linalg.svd(w, compute_uv=False)[rank:] ** 2))
+    ratio = float(np.linalg.norm(w - approx) / best)
+    low_rank_acc = _test_accuracy({**trained, "layers.0.weight": approx})
+    return {"lowrank_error_ratio": ratio if np.isfinite(ratio) else float("inf"),
+            "lowrank_accuracy_drop": 100 * (float_acc - low_rank_acc)}
 
 
 def score_compression(evidence: Arrays, prepared: Prepared, profile: str) -> dict[str, HostValue]:
-    def compute() -> dict[str, HostValue]:
-        trained = exported(evidence, prepared.private["layout"])
+    """The float model from its exported weights; pruning from the pruned weights; int8 from the
+    quantized model's own outputs on the host's images; low rank from the returned factors."""
+    layout = prepared.private["layout"]
+
+    def float_model() -> dict[str, HostValue]:
+        trained = exported(evidence, layout)
         consistent(layer_mlp_forward(trained, prepared.public["consistency.x"].astype(np.float64)), evidence)
-        x_test, y_test = _heldout("mnist", "test")
-        x = x_test.reshape(len(x_test), -1).astype(np.float32) / 255.0
-        single = {k: v.astype(np.float32) for k, v in trained.items()}
-        return {"float_test_accuracy": _accuracy(layer_mlp_forward(single, x), y_test)}
-    return weights_or_problem(compute, ("float_test_accuracy",))
+        float_acc = _test_accuracy(trained)
+        out: dict[str, HostValue] = {"float_test_accuracy": float_acc}
+        out.update(weights_or_problem(lambda: _pruned(evidence, layout, float_acc),
+                                      ("prune_sparsity", "prune_accuracy_drop")))
+        out.update(weights_or_problem(lambda: _int8(evidence, trained, prepared),
+                                      ("int8_output_error", "int8_accuracy_drop")))
+        out.update(weights_or_problem(lambda: _lowrank(evidence, trained, float_acc),
+                                      ("lowrank_error_ratio", "lowrank_accuracy_drop")))
+        return out
+
+    return weights_or_problem(float_model, COMPRESSION_METRICS)
 
 
-KITS["compression"] = Kit("compression", ("float_test_accuracy",), prepare_compression, score_compression)
+def _pruned(evidence: Arrays, layout: dict, float_acc: float) -> dict[str, HostValue]:
+    pruned = exported(evidence, layout, prefix="pruned.")
+    matrices = [v for k, v in pruned.items() if k.endswith(".weight")]
+    sparsity = sum(int(np.sum(m == 0)) for m in matrices) / sum(m.size for m in matrices)
+    return {"prune_sparsity": sparsity, "prune_accuracy_drop": 100 * (float_acc - _test_accuracy(pruned))}
+
+
+def _int8(evidence: Arrays, trained: Arrays, prepared: Prepared) -> dict[str, HostValue]:
+    outputs = evidence.get("int8.out")
+    images, labels = prepared.public["int8.x"], prepared.private["int8.y"]
+    if outputs is None or outputs.shape != (len(images), 10):
+        raise EvidenceProblem(f"the quantized model's outputs on the grader's {len(images)} images were not "
+                              "recorded (`int8.out`, shape (N, 10)): see the run's output")
+    reference = layer_mlp_forward(trained, images.astype(np.float64))
+    error = float(np.linalg.norm(outputs - reference) / np.linalg.norm(reference))
+    return {"int8_output_error": error if np.isfinite(error) else float("inf"),
+            "int8_accuracy_drop": 100 * (_accuracy(reference, labels) - _accuracy(outputs, labels))}
+
+
+KITS["compression"] = Kit("compression", COMPRESSION_METRICS, prepare_compression, score_compression)

@@ -99,6 +99,25 @@ def score_mlp_cross_entropy(a: Arrays, evidence: Arrays) -> ProbeScore:
                   {"grad.w1": x.T @ dh, "grad.b1": dh.sum(0), "grad.w2": h.T @ dz, "grad.b2": dz.sum(0)})
 
 
+# --- Linear + Tanh + Linear + Sigmoid + BCE (the XOR network) ---------------------------------
+
+def draw_mlp_tanh_bce(rng: np.random.Generator) -> Arrays:
+    n, i, h = (int(v) for v in rng.integers([4, 2, 3], [9, 5, 9]))
+    return {"x": _uniform(rng, n, i), "w1": _uniform(rng, i, h), "b1": _uniform(rng, h),
+            "w2": _uniform(rng, h, 1), "b2": _uniform(rng, 1),
+            "t": (rng.random((n, 1)) > 0.5).astype(np.float32)}
+
+
+def score_mlp_tanh_bce(a: Arrays, evidence: Arrays) -> ProbeScore:
+    x, w1, b1, w2, b2, t = (a[k].astype(np.float64) for k in ("x", "w1", "b1", "w2", "b2", "t"))
+    h = np.tanh(ref.linear(x, w1, b1))
+    p = ref.sigmoid(ref.linear(h, w2, b2))
+    dz = (p - t) / p.size
+    dpre = (dz @ w2.T) * (1 - h * h)
+    return _score(evidence, {"hidden": h, "prob": p, "loss": np.array(ref.bce(p, t))},
+                  {"grad.w1": x.T @ dpre, "grad.b1": dpre.sum(0), "grad.w2": h.T @ dz, "grad.b2": dz.sum(0)})
+
+
 # --- Conv2d + ReLU + MaxPool2d + Linear + cross-entropy ----------------------------------------
 
 def draw_conv_pool_cross_entropy(rng: np.random.Generator) -> Arrays:
@@ -135,5 +154,6 @@ class Probe:
 PROBES = {
     "linear_sigmoid_bce": Probe(draw_linear_sigmoid_bce, score_linear_sigmoid_bce),
     "mlp_cross_entropy": Probe(draw_mlp_cross_entropy, score_mlp_cross_entropy),
+    "mlp_tanh_bce": Probe(draw_mlp_tanh_bce, score_mlp_tanh_bce),
     "conv_pool_cross_entropy": Probe(draw_conv_pool_cross_entropy, score_conv_pool_cross_entropy),
 }

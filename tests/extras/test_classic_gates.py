@@ -72,6 +72,21 @@ def test_probes_are_exact_on_the_reference_and_catch_a_wrong_sigmoid(probe_round
     assert score.forward_max_error > 0.1 and score.forward_reason.startswith("worst output: ")
 
 
+def test_the_xor_probe_checks_tanh_and_names_a_tanh_without_gradient(probe_round_trip, monkeypatch):
+    import tinytorch as tt
+
+    score = probe_round_trip("mlp_tanh_bce", tt.Tensor, tt.Linear, tt.Tanh, tt.Sigmoid,
+                             tt.BinaryCrossEntropyLoss)
+    assert score.forward_max_error < 1e-5 and score.backward_max_error < 1e-5, score
+    real_tanh = tt.Tanh.forward
+    monkeypatch.setattr(tt.Tanh, "forward", lambda self, x: tt.Tensor(real_tanh(self, x).data))  # cut off
+    score = probe_round_trip("mlp_tanh_bce", tt.Tensor, tt.Linear, tt.Tanh, tt.Sigmoid,
+                             tt.BinaryCrossEntropyLoss)
+    assert score.forward_max_error < 1e-5  # the values are right ...
+    assert score.backward_max_error == float("inf")  # ... but no gradient reaches the first layer
+    assert "no gradient for `grad.w1`" in score.backward_reason
+
+
 def test_a_missing_gradient_is_named_in_the_reason(probe_round_trip, monkeypatch):
     import tinytorch as tt
 

@@ -59,12 +59,9 @@ def test_claimed_metrics_earn_nothing_on_an_evidence_extra(run_extra, classic_da
     assert result.verdict == "failed"
     points = {c.name: c.score for c in result.checks if c.source == "host"}
     assert points and all(score == 0.0 for score in points.values())
-    # What the forger still earns is exactly the self-reported checks, each labelled in reports
-    # (compression's pruning/int8/low-rank numbers: see docs/grading.md).
-    claimed = sum(c.score for c in result.checks if c.source == "self-reported")
-    assert result.score == claimed
-    if criterion_id != "compression":
-        assert result.score == 0.0
+    # What a forger could still earn is the self-reported checks, each labelled in reports (see
+    # docs/grading.md); this one earns none because the script stopped at import.
+    assert result.score == 0.0
 
 
 IGNORE_THE_START = """

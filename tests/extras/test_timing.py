@@ -36,9 +36,10 @@ def test_best_ratios_take_the_minimum_of_each_side(timing):
 
 
 def test_cpu_time_ignores_time_spent_waiting(timing):
-    times = timing.interleaved_times({"sleep": (None, lambda: time.sleep(0.05))}, repeats=1, warmup=False)
-    assert times["sleep"]["wall"][0] >= 0.05
-    assert times["sleep"]["cpu"][0] < 0.02
+    times = timing.interleaved_times({"sleep": (None, lambda: time.sleep(0.3))}, repeats=1, warmup=False)
+    assert times["sleep"]["wall"][0] >= 0.3
+    # the process's CPU time: the sleep costs none; other threads of a busy test worker may add a little
+    assert times["sleep"]["cpu"][0] < 0.1
 
 
 def test_repeats_must_be_positive(timing):
