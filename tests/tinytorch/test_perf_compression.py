@@ -4,6 +4,7 @@ columns, sparsity as a fraction, the compress_model pipeline, low-rank SVD, know
 import numpy as np
 import pytest
 
+from tests.tinytorch.models import LayerMLP
 from tinytorch.core.activations import ReLU
 from tinytorch.core.layers import Linear
 from tinytorch.core.tensor import Tensor
@@ -16,19 +17,6 @@ from tinytorch.perf.compression import (
     measure_sparsity,
     structured_prune,
 )
-
-
-class LayerMLP:
-    def __init__(self, *layers):
-        self.layers = list(layers)
-
-    def forward(self, x):
-        for layer in self.layers:
-            x = layer(x)
-        return x
-
-    def parameters(self):
-        return [p for layer in self.layers for p in layer.parameters()]
 
 
 def mlp():

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from tests.tinytorch.models import LayerMLP
 from tinytorch.core.activations import ReLU
 from tinytorch.core.attention import MultiHeadAttention
 from tinytorch.core.layers import Flatten, Linear, Sequential
@@ -13,21 +14,6 @@ from tinytorch.perf import profiling
 from tinytorch.perf.profiling import Profiler, analyze_weight_distribution, quick_profile
 
 profiler = Profiler()
-
-
-class LayerMLP:
-    """A course-style model: plain object with ``.layers``, ``forward`` and ``parameters``."""
-
-    def __init__(self, *layers):
-        self.layers = list(layers)
-
-    def forward(self, x):
-        for layer in self.layers:
-            x = layer(x)
-        return x
-
-    def parameters(self):
-        return [p for layer in self.layers for p in layer.parameters()]
 
 
 @pytest.mark.parametrize("n_in,n_out", [(128, 64), (3, 1), (784, 256)])

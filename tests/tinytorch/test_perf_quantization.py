@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from tests.tinytorch.models import LayerMLP
 from tinytorch.core.activations import ReLU
 from tinytorch.core.layers import Linear
 from tinytorch.core.tensor import Tensor
@@ -15,16 +16,6 @@ from tinytorch.perf.quantization import (
     quantize_int8,
     quantize_model,
 )
-
-
-class LayerMLP:
-    def __init__(self, *layers):
-        self.layers = list(layers)
-
-    def forward(self, x):
-        for layer in self.layers:
-            x = layer(x)
-        return x
 
 
 def test_quantize_int8_is_the_course_affine_formula():
