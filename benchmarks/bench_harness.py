@@ -46,7 +46,8 @@ def make_project(root: Path, scripts: dict[str, str]) -> tuple[list, Path, Submi
         profile = {"expected_seconds": 1, "budget": {"wall_seconds": 120, "memory_mib": 1024}}
         spec = {"id": name, "title": name, "script": f"{name}.py", "milestone": "bench",
                 "profiles": {"full": profile, "quick": profile},
-                "checks": [{"name": "score", "metric": "score", "rule": {"min": 0.5}}]}
+                "checks": [{"name": "score", "metric": "score", "source": "self-reported",
+                            "trust": "self-reported", "rule": {"min": 0.5}}]}
         (criteria / f"{name}.yaml").write_text(yaml.safe_dump(spec))
     return list(load_all(criteria).values()), extras, Submission("bench", sub)
 

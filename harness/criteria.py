@@ -229,6 +229,9 @@ class Check(_Strict):
     points: float = Field(default=1.0, ge=0)
     visibility: Literal["visible", "hidden"] = "visible"
     explain: str | None = None
+    # The course component this check probes directly (e.g. tinytorch.perf.memoization.enable_kv_cache):
+    # when the check fails, the report's diagnosis names it.
+    component: ModuleName | None = None
     seeds: Seeds | None = None  # rerun a near miss with other seeds; passes when k of n do
 
     @model_validator(mode="after")

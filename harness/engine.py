@@ -14,15 +14,15 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import __version__, calibrate, stochastic
+from harness import __version__, calibrate, diagnose, stochastic
 from harness.criteria import Criterion
 from harness.evidence.runs import EvidenceRun, prepare_run
 from harness.evidence.secrets import active_secrets
+from harness.executors import Executor, ThreadPool
 from harness.outfiles import remove_tree
 from harness.provenance import combined_hash, criterion_file_hash, machine_info, tree_hash
 from harness.report.model import ExtraResult, Provenance, Report, SubmissionResult, WallBudget, worst
 from harness.runners.base import Budget, Job, Runner, RunResult
-from harness.scheduler import run_parallel
 from harness.scoring import ScoringUnavailable
 from harness.verdict import judge, missing_modules
 
@@ -157,8 +157,9 @@ class Engine:
             reason = f"infrastructure error: datasets {crit.datasets} unavailable: {exc}"
             return judge(crit, profile, None, root, self.include_hidden, skipped=reason, wall=task.wall)
         first = self._attempt(task, job)
-        return stochastic.settle(crit, profile, job.seed, first,
-                                 lambda seed: self._attempt(task, dataclasses.replace(job, seed=seed)))
+        result = stochastic.settle(crit, profile, job.seed, first,
+                                   lambda seed: self._attempt(task, dataclasses.replace(job, seed=seed)))
+        return diagnose.attach(self.runner, job, crit.requires, crit.script, result)  # "why did I fail?"
 
     def _attempt(self, task: Task, job: Job) -> ExtraResult:
         """One run of ``job`` (with its seed's evidence inputs, drawn here and removed after), judged."""
@@ -249,15 +250,21 @@ def make_report(submissions: list[Submission], criteria: list[Criterion],
 def run_checks(criteria: list[Criterion], submissions: list[Submission], *, runner: Runner,
                extras_dir: Path, profile: str = "full", seed: int = DEFAULT_SEED, jobs: int = 1,
                include_hidden: bool = False,
-               on_result: Callable[[Task, ExtraResult], None] | None = None) -> Report:
-    """Run every criterion against every submission and return the canonical report."""
+               on_result: Callable[[Task, ExtraResult], None] | None = None,
+               executor: Executor | None = None) -> Report:
+    """Run every criterion against every submission and return the canonical report.
+
+    ``executor`` (``harness.executors``) decides where the runs happen; by default ``jobs``
+    threads on ``runner``."""
     names = [s.name for s in submissions]
     if len(set(names)) != len(names):
         raise SubmissionError(f"submission names must be unique, got {sorted(names)}")
     tasks = [build_task(s, c, profile, seed, extras_dir) for s in submissions for c in criteria]
-    engine = Engine(runner, include_hidden)
-    results = run_parallel(tasks, engine.run_task, jobs=jobs, expected_seconds=lambda t: t.expected_seconds,
+    executor = executor or ThreadPool(runner, jobs)
+    engine = Engine(executor.runner, include_hidden)
+    results = executor.map(tasks, engine.run_task, expected_seconds=lambda t: t.expected_seconds,
                            on_error=engine.on_error, on_result=on_result, cancel=engine.cancel)
     by_pair = {(t.submission.name, t.criterion.id): r for t, r in zip(tasks, results, strict=True)}
-    provenance = make_provenance(criteria, runner, profile=profile, seed=seed, include_hidden=include_hidden)
+    provenance = make_provenance(criteria, executor.runner, profile=profile, seed=seed,
+                                 include_hidden=include_hidden)
     return make_report(submissions, criteria, by_pair, provenance)

@@ -17,9 +17,9 @@ from harness.cache import CacheKey, ResultCache, criterion_hash, is_cacheable
 from harness.calibrate import budget_still_holds
 from harness.criteria import Criterion
 from harness.engine import Engine, Task, build_task, make_provenance, make_report
+from harness.executors import Executor, ThreadPool
 from harness.report.model import ExtraResult, Report, SubmissionResult
 from harness.runners.base import Runner
-from harness.scheduler import run_parallel
 from harness.submissions import ResolvedSubmission
 from harness.verdict import judge
 
@@ -72,10 +72,16 @@ def plan(submissions: list[ResolvedSubmission], criteria: list[Criterion], *, ru
 
 
 def execute(batch: Plan, *, runner: Runner, cache: ResultCache, jobs: int,
-            on_result: Callable[[str, ExtraResult], None] | None = None) -> GradeRun:
-    """Run the plan's tasks in parallel, caching each result as soon as it is judged."""
+            on_result: Callable[[str, ExtraResult], None] | None = None,
+            executor: Executor | None = None) -> GradeRun:
+    """Run the plan's tasks in parallel, caching each result as soon as it is judged.
+
+    ``executor`` (``harness.executors``) decides where the runs happen (by default ``jobs`` threads
+    on ``runner``); results are judged and cached here either way, once per task."""
     results = dict(batch.cached)
     executed: list[tuple[str, str]] = []
+    executor = executor or ThreadPool(runner, jobs)
+    runner = executor.runner
     engine = Engine(runner, include_hidden=True)
 
     def run_and_store(task: Task) -> ExtraResult:
@@ -93,7 +99,7 @@ def execute(batch: Plan, *, runner: Runner, cache: ResultCache, jobs: int,
         if on_result is not None:
             on_result(task.job.job_id, result)
 
-    run_parallel(batch.tasks, run_and_store, jobs=jobs, expected_seconds=lambda t: t.expected_seconds,
+    executor.map(batch.tasks, run_and_store, expected_seconds=lambda t: t.expected_seconds,
                  on_error=engine.on_error, on_result=finished, cancel=engine.cancel)
     provenance = make_provenance(batch.criteria, runner, profile=batch.profile, seed=batch.seed,
                                  include_hidden=True)

@@ -22,6 +22,7 @@ class ParsedMetrics:
     scalars: dict[str, Scalar] = field(default_factory=dict)
     series: dict[str, list[float | None]] = field(default_factory=dict)
     metric_problems: dict[str, str] = field(default_factory=dict)  # metric name -> why it is unusable
+    notes: dict[str, str] = field(default_factory=dict)  # metric name -> how the script says it came about
     file_problems: list[str] = field(default_factory=list)  # problems not tied to one metric
 
     def problems(self) -> list[str]:
@@ -73,6 +74,9 @@ def _parse_line(line: str, number: int, truncated: bool, parsed: ParsedMetrics, 
         parsed.file_problems.append(f"{where} has no valid 'name' (a string of 1-{MAX_NAME} characters)")
         return
     counts[name] = counts.get(name, 0) + 1
+    note = record.get("note")
+    if isinstance(note, str) and note.strip():
+        parsed.notes[name] = note.strip()[:300]
     if kind == "scalar":
         _scalar(record.get("value"), name, where, parsed)
     elif kind == "series":
@@ -83,7 +87,9 @@ def _parse_line(line: str, number: int, truncated: bool, parsed: ParsedMetrics, 
 
 def _scalar(value, name: str, where: str, parsed: ParsedMetrics) -> None:
     if isinstance(value, float) and not math.isfinite(value):
-        parsed.metric_problems[name] = f"metric {name} is {value} (not a finite number)"
+        why = parsed.notes.get(name) or ("the script recorded no cause with it (no `note`); its output "
+                                         "shows what it computed")
+        parsed.metric_problems[name] = f"metric {name} is {value} (not a finite number): {why}"
     elif isinstance(value, (bool, int, float, str)) and not (isinstance(value, str) and len(value) > 1000):
         parsed.scalars[name] = value
     else:

@@ -7,6 +7,7 @@ the script wrote) and earn points only where the criterion says ``trust: self-re
 
 from __future__ import annotations
 
+import math
 import re
 import signal
 from collections.abc import Mapping
@@ -168,7 +169,8 @@ def judge_check(check: Check, profile: str, run: RunResult, parsed: ParsedMetric
     ``host``: the metrics the evidence kit computed)."""
     rule = check.rule_for(profile)
     base = dict(name=check.name, metric=check.metric, rule=rule.describe(), max_score=check.points,
-                visibility=check.visibility, explain=check.explain, source=check.source)
+                visibility=check.visibility, explain=check.explain, source=check.source,
+                component=check.component)
     value, problem = _value_for(check, run, parsed, references, host)
     if problem is not None:
         return CheckResult(**base, verdict=problem[0], reason=problem[1], score=0.0)
@@ -177,7 +179,10 @@ def judge_check(check: Check, profile: str, run: RunResult, parsed: ParsedMetric
         reason = f"{check.metric} {fmt_number(value)} {rule.describe()}"
         return CheckResult(**base, value=value, verdict="passed", reason=reason, score=check.points)
     score = _points(check.points * _credit(check, profile, value))
-    note = _note(check, host)
+    note = _note(check, host) if check.source == "host" else parsed.notes.get(check.metric)
+    if note is None and isinstance(value, float) and not math.isfinite(value):
+        note = ("not a finite number: the host's computation from the run's evidence met NaN/inf and "
+                "recorded no further cause; see the diagnosis for the component most likely at fault")
     if note:
         miss += f" ({note})"
     if score > 0:
@@ -189,7 +194,7 @@ def _not_run(check: Check, profile: str, verdict: str, reason: str) -> CheckResu
     return CheckResult(name=check.name, metric=check.metric, rule=check.rule_for(profile).describe(),
                        verdict=verdict, reason=f"not evaluated: {reason}", score=0.0,
                        max_score=check.points, visibility=check.visibility, explain=check.explain,
-                       source=check.source)
+                       source=check.source, component=check.component)
 
 
 def run_info(run: RunResult | None, wall: WallBudget | None = None) -> RunInfo:

@@ -31,7 +31,17 @@ def grad_norm(param) -> float:
 def report_first_layer_grad(name: str, param) -> float:
     """After the first backward: does the loss reach the first layer? (``first_layer_grad_norm``)."""
     norm = grad_norm(param)
-    metrics.report("first_layer_grad_norm", norm)
+    grad = grad_of(param)
+    if grad is None:
+        note = (f"`{name}.grad` is None after `loss.backward()`: is `requires_grad` set on the parameters "
+                "before the optimizer sees them, and is the loss computed from the model's output?")
+    elif norm == float("inf"):
+        bad = int(np.sum(~np.isfinite(np.asarray(grad, dtype=np.float64))))
+        note = (f"`{name}.grad` holds {bad} NaN/inf values of {np.size(grad)} after the first "
+                "`loss.backward()`")
+    else:
+        note = None
+    metrics.report("first_layer_grad_norm", norm, note=note)
     if norm == 0.0:
         print(f"  !! no gradient reached {name}: the loss is not connected to the model "
               "(was it computed outside the autograd graph?)")
@@ -40,15 +50,21 @@ def report_first_layer_grad(name: str, param) -> float:
 
 def report_weight_changes(before: dict[str, np.ndarray], weights: dict) -> dict[str, float]:
     """Relative change ||after - before|| / ||before|| per layer (``weight_change_<name>``) and the min."""
-    changes = {}
+    changes: dict[str, float] = {}
+    notes: dict[str, str | None] = {}
     for name, p in weights.items():
         start = before[name]
         delta = np.linalg.norm(to_numpy(p).astype(np.float64) - start)
         change = float(delta / max(np.linalg.norm(start), 1e-12))
         changes[name] = change if np.isfinite(change) else float("inf")
-        metrics.report(f"weight_change_{name}", changes[name])
+        notes[name] = None if np.isfinite(change) else (
+            f"`{name}` holds {int(np.sum(~np.isfinite(to_numpy(p))))} NaN/inf values after training "
+            "(training diverged: a learning rate too large, or a backward that overflows?)")
+        metrics.report(f"weight_change_{name}", changes[name], note=notes[name])
     smallest = min(changes, key=changes.get)
-    metrics.report("min_weight_change", changes[smallest])
+    frozen = f"least moved: `{smallest}` (frozen, or missing from the optimizer?)" \
+        if changes[smallest] < 1e-3 else None
+    metrics.report("min_weight_change", changes[smallest], note=notes[smallest] or frozen)
     print("  relative weight change per layer: "
           + ", ".join(f"{name} {value:.3g}" for name, value in changes.items()))
     if changes[smallest] < 1e-3:
@@ -63,7 +79,13 @@ def report_loss_trend(losses: list[float]) -> float:
     first, last = float(values[:window].mean()), float(values[-window:].mean())
     ratio = last / first if first > 0 else float("inf")
     ratio = ratio if np.isfinite(ratio) else float("inf")
-    metrics.report("loss_ratio", ratio)
+    note = None
+    if not np.isfinite(ratio):
+        bad = np.flatnonzero(~np.isfinite(values))
+        note = (f"the loss became {values[bad[0]]} at step {bad[0] + 1} of {len(values)} (training diverged: "
+                "a learning rate too large, or a log of 0 in the loss?)" if bad.size else
+                f"the mean loss over the first steps was {first:.4g}, so no ratio can be taken")
+    metrics.report("loss_ratio", ratio, note=note)
     print(f"  loss went from {first:.4f} to {last:.4f} (ratio {ratio:.3f})")
     return ratio
 

@@ -10,15 +10,17 @@ from pathlib import Path
 from harness import backends, engine
 from harness.commands.common import (
     CommandError,
+    add_executor_args,
     add_location_args,
     load_criteria,
     note_speed,
-    open_backend,
+    open_executor,
     report_formats,
     require_valid,
     select,
 )
-from harness.paths import EXIT_FAILED, EXIT_OK, REFERENCE_SUBMISSION
+from harness.executors import ClusterLost
+from harness.paths import EXIT_FAILED, EXIT_INFRA, EXIT_OK, REFERENCE_SUBMISSION
 from harness.report import terminal, writer
 
 
@@ -42,6 +44,7 @@ def register(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=engine.DEFAULT_SEED, help="default: %(default)s")
     parser.add_argument("--hidden", action="store_true", help="also run hidden checks (instructors)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress; one summary line each")
+    add_executor_args(parser)
     add_location_args(parser)
     parser.set_defaults(func=run)
 
@@ -58,18 +61,23 @@ def run(args: argparse.Namespace) -> int:
     except engine.SubmissionError as exc:
         raise CommandError(str(exc)) from None
     note_speed(selected, args.profile, args.quiet)
-    runner, jobs = open_backend(args.backend, selected, args.profile, args.jobs)
-    if runner.name == "local" and not args.quiet:
-        print("harness: local backend: scripts run as you, without isolation (not a security boundary)",
+    executor = open_executor(args.backend, selected, args.profile, args.jobs, args.dask_scheduler)
+    if args.backend == "local" and not args.quiet:
+        who = "as you" if args.dask_scheduler is None else "on the Dask workers as their user"
+        print(f"harness: local backend: scripts run {who}, without isolation (not a security boundary)",
               file=sys.stderr)
 
     console = terminal.make_console()
-    with terminal.JobProgress(console, total=len(selected), quiet=args.quiet) as progress:
-        report = engine.run_checks(
-            selected, [submission], runner=runner, extras_dir=args.extras_dir, profile=args.profile,
-            seed=args.seed, jobs=jobs, include_hidden=args.hidden,
-            on_result=lambda task, result: progress.finished(task.job.job_id, result),
-        )
+    try:
+        with executor, terminal.JobProgress(console, total=len(selected), quiet=args.quiet) as progress:
+            report = engine.run_checks(
+                selected, [submission], runner=executor.runner, extras_dir=args.extras_dir,
+                profile=args.profile, seed=args.seed, jobs=1, include_hidden=args.hidden, executor=executor,
+                on_result=lambda task, result: progress.finished(task.job.job_id, result),
+            )
+    except ClusterLost as exc:
+        raise CommandError(f"{exc}; the check stopped: rerun it once the scheduler is back",
+                           EXIT_INFRA) from None
     written = writer.write_formats(report, args.report_dir, formats)
     _append_github_summary(written)
     terminal.print_summary(report, console, quiet=args.quiet)

@@ -93,6 +93,34 @@ def open_backend(name: str, selected: list[Criterion], profile: str, jobs: int |
     return runner, jobs or default_jobs([b.cpus for b in budgets], [b.memory_mib for b in budgets])
 
 
+def add_executor_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dask-scheduler", default=None, metavar="tcp://HOST:PORT",
+                        help="run the jobs on this Dask cluster's workers (each with its own --backend); "
+                             "inputs are prepared and results judged here (docs/distributed.md)")
+
+
+def open_executor(backend: str, selected: list[Criterion], profile: str, jobs: int | None,
+                  dask_scheduler: str | None = None):
+    """Where the jobs run (``harness.executors``): ``jobs`` threads on this machine's backend, or the
+    Dask cluster at ``dask_scheduler`` (its workers checked first); exit 3 when unavailable.
+
+    With Dask this machine still judges, so its own datasets must be ready (held-out splits)."""
+    from harness.executors import ThreadPool
+
+    if dask_scheduler is None:
+        return ThreadPool(*open_backend(backend, selected, profile, jobs))
+    preflight_datasets(selected)
+    try:
+        from harness.executors.dask_client import DaskExecutor, ExecutorUnavailable
+    except ImportError as exc:
+        raise CommandError(f"--dask-scheduler needs dask[distributed] ({exc}): "
+                           "pip install 'tinytorch-harness[dask]'", EXIT_INFRA) from None
+    try:
+        return DaskExecutor.connect(dask_scheduler, backend, selected, profile, jobs)
+    except ExecutorUnavailable as exc:
+        raise CommandError(str(exc), EXIT_INFRA) from None
+
+
 def note_speed(selected: list[Criterion], profile: str, quiet: bool = False) -> None:
     """Say in one line (stderr) when budgets stated for a reference machine are scaled by a default,
     stale or clamped speed factor; exit 2 for a malformed ``$HARNESS_SPEED_FACTOR``."""

@@ -13,17 +13,19 @@ from harness import backends, engine
 from harness.cache import ResultCache
 from harness.commands.common import (
     CommandError,
+    add_executor_args,
     add_location_args,
     load_criteria,
     note_speed,
-    open_backend,
+    open_executor,
     report_formats,
     require_valid,
     select,
     split_names,
 )
+from harness.executors import ClusterLost
 from harness.grade import execute, plan
-from harness.paths import EXIT_FAILED, EXIT_OK
+from harness.paths import EXIT_FAILED, EXIT_INFRA, EXIT_OK
 from harness.report import terminal, writer
 from harness.submissions import ResolvedSubmission, SubmissionError, resolve_submissions
 
@@ -57,6 +59,7 @@ def register(subparsers) -> None:
     parser.add_argument("--format", action="append", default=None, metavar="FMT",
                         help=f"formats to write, comma-separated (default: {GRADE_FORMATS})")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+    add_executor_args(parser)
     add_location_args(parser)
     parser.set_defaults(func=run)
 
@@ -110,18 +113,23 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     _report_problems(submissions)
     note_speed(selected, args.profile, args.quiet)
-    runner, jobs = open_backend(args.backend, selected, args.profile, args.jobs)
+    executor = open_executor(args.backend, selected, args.profile, args.jobs, args.dask_scheduler)
     console = terminal.make_console()
     cache = ResultCache(cache_dir / "results")
-    batch = plan(submissions, selected, runner=runner, extras_dir=args.extras_dir, cache=cache,
-                 profile=args.profile, seed=args.seed, force=args.force)
     try:
-        with _progress(console, len(batch.tasks), len(batch.cached), args.quiet) as progress:
-            outcome = execute(batch, runner=runner, cache=cache, jobs=jobs, on_result=progress.finished)
+        with executor:
+            batch = plan(submissions, selected, runner=executor.runner, extras_dir=args.extras_dir,
+                         cache=cache, profile=args.profile, seed=args.seed, force=args.force)
+            with _progress(console, len(batch.tasks), len(batch.cached), args.quiet) as progress:
+                outcome = execute(batch, runner=executor.runner, cache=cache, jobs=1, executor=executor,
+                                  on_result=progress.finished)
     except KeyboardInterrupt:
         print(f"interrupted: finished results are kept in {cache.root}; run the same command again "
               "to resume", file=sys.stderr)
         raise
+    except ClusterLost as exc:
+        raise CommandError(f"{exc}; the batch stopped: finished results are kept in {cache.root}; run the "
+                           "same command again to resume", EXIT_INFRA) from None
     written = writer.write_formats(outcome.report, args.out, formats)
     if not args.quiet:
         _print_gradebook(outcome.report, console)

@@ -26,6 +26,8 @@ from .kit import (
     consistent,
     correlation,
     exported,
+    finite_or_explained,
+    nonfinite,
     probe_metrics,
     relative_change,
     weights_or_problem,
@@ -83,9 +85,11 @@ def _accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(ids.astype(np.int64) == labels.reshape(-1).astype(np.int64)))
 
 
-def _ratio(after: float, before: float) -> float:
+def _ratio(after: float, before: float) -> HostValue:
+    """Loss after training over the loss at the grader's start; an infinite ratio says why."""
     value = after / before if before > 0 else float("inf")
-    return value if np.isfinite(value) else float("inf")
+    return finite_or_explained(value, "the host's loss of your trained weights over the loss of the grader's "
+                                      f"start ({after:.4g} / {before:.4g})")
 
 
 def _score_weights(evidence: Arrays, prepared: Prepared, forward: Callable[[Arrays, np.ndarray], np.ndarray],
@@ -394,7 +398,9 @@ def _lowrank(evidence: Arrays, trained: Arrays, float_acc: float) -> dict[str, H
     best = np.sqrt(np.sum(np.linalg.svd(w, compute_uv=False)[rank:] ** 2))
     ratio = float(np.linalg.norm(w - approx) / best)
     low_rank_acc = _test_accuracy({**trained, "layers.0.weight": approx})
-    return {"lowrank_error_ratio": ratio if np.isfinite(ratio) else float("inf"),
+    return {"lowrank_error_ratio": finite_or_explained(
+                ratio, "||W − U·diag(S)·V|| over the best rank-r error (the host's SVD)",
+                nonfinite(U=u, S=s, V=v)),
             "lowrank_accuracy_drop": 100 * (float_acc - low_rank_acc)}
 
 
@@ -434,7 +440,9 @@ def _int8(evidence: Arrays, trained: Arrays, prepared: Prepared) -> dict[str, Ho
                               "recorded (`int8.out`, shape (N, 10)): see the run's output")
     reference = layer_mlp_forward(trained, images.astype(np.float64))
     error = float(np.linalg.norm(outputs - reference) / np.linalg.norm(reference))
-    return {"int8_output_error": error if np.isfinite(error) else float("inf"),
+    return {"int8_output_error": finite_or_explained(
+                error, "the relative error of the quantized model's outputs on the grader's images",
+                nonfinite(**{"int8.out": outputs})),
             "int8_accuracy_drop": 100 * (_accuracy(reference, labels) - _accuracy(outputs, labels))}
 
 

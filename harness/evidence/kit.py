@@ -44,6 +44,25 @@ class Kit:
     score: Callable[[Arrays, Prepared, str], dict[str, HostValue]]  # (evidence, prepared, profile)
 
 
+def finite_or_explained(value: float, tried: str, found: str | None = None) -> HostValue:
+    """``value`` when finite; otherwise ``Measured(inf)`` whose note says what was computed (``tried``)
+    and what came out (``found``, default: which operands were not finite)."""
+    if np.isfinite(value):
+        return value
+    return Measured(float("inf"), f"{tried} gave {value}" + (f": {found}" if found else ""))
+
+
+def nonfinite(**arrays: np.ndarray | float) -> str:
+    """``run output `x` holds 3 NaN/inf of 40`` for each named operand that is not all finite."""
+    parts = []
+    for name, array in arrays.items():
+        a = np.asarray(array, dtype=np.float64)
+        bad = int(np.sum(~np.isfinite(a)))
+        if bad:
+            parts.append(f"`{name}` holds {bad} NaN/inf value{'s' if bad != 1 else ''} of {a.size}")
+    return "; ".join(parts) or "every operand was finite, the result overflowed"
+
+
 def relative_change(before: np.ndarray, after: np.ndarray) -> float:
     """||after - before|| / ||before||; inf when not finite."""
     value = float(np.linalg.norm(after - before) / max(np.linalg.norm(before), 1e-12))

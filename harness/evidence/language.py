@@ -16,7 +16,16 @@ from collections.abc import Callable
 import numpy as np
 
 from . import ArchitectureMismatch, EvidenceProblem
-from .kit import Arrays, HostValue, Kit, Prepared, consistent, weights_or_problem
+from .kit import (
+    Arrays,
+    HostValue,
+    Kit,
+    Prepared,
+    consistent,
+    finite_or_explained,
+    nonfinite,
+    weights_or_problem,
+)
 from .numpy_gpt import NumpyGPT
 from .shipped import helper
 
@@ -161,7 +170,8 @@ def _causality(evidence: Arrays, prepared: Prepared) -> HostValue:
                                "windows (`causal.out`)")
     moved = max(float(np.abs(out[k + 1, :cut] - out[0, :cut]).max())
                 for k, cut in enumerate(prepared.private["cuts"]))
-    return moved if np.isfinite(moved) else float("inf")
+    return finite_or_explained(moved, "the largest change of your logits before each cut",
+                               nonfinite(**{"causal.out": out}))
 
 
 def score_text_generation(evidence: Arrays, prepared: Prepared, profile: str) -> dict[str, HostValue]:
@@ -287,7 +297,9 @@ def score_generation_opts(evidence: Arrays, prepared: Prepared, profile: str) ->
             raise EvidenceProblem(f"the run recorded no cached logits of shape {shape} (`kv.cached`): "
                                   "see the run's output for why the cache failed")
         diff = float(np.abs(cached - gpt.logits(tokens[None])[0]).max())
-        return {"cached_logits_max_diff": diff if np.isfinite(diff) else float("inf")}
+        return {"cached_logits_max_diff": finite_or_explained(
+            diff, "the largest difference of the cached logits from the host's forward",
+            nonfinite(**{"kv.cached": cached}))}
 
     metrics = weights_or_problem(exactness, ("cached_logits_max_diff",))
     metrics.update(weights_or_problem(lambda: _sampler_checks(evidence, prepared),

@@ -48,7 +48,11 @@ def _worst(evidence: Arrays, expected: dict[str, np.ndarray], what: str) -> tupl
         if actual.shape != reference.shape:
             reason = f"`{name}` has shape {actual.shape}, expected {reference.shape}"
         elif not np.all(np.isfinite(actual)):
-            reason = f"`{name}` holds NaN or inf"
+            bad = int(np.sum(~np.isfinite(actual)))
+            after = "after `loss.backward()`" if name.startswith("grad.") else "in the forward pass"
+            reason = (f"`{name}` holds {bad} NaN/inf value{'s' if bad != 1 else ''} of {actual.size} "
+                      f"{after} on the grader's finite inputs (a log of 0, a division by 0 or an "
+                      "overflowing exp in it or below it?)")
         elif error > worst:
             reason = f"worst {what}: `{name}` (relative error {error:.2e})"
         worst = max(worst, error)

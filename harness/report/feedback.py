@@ -14,7 +14,7 @@ from pathlib import Path
 from harness.engine import DEFAULT_SEED
 from harness.report.markdown import md_fence, md_text
 from harness.report.model import ExtraResult, Report, SubmissionResult
-from harness.report.notes import notes
+from harness.report.notes import diagnosis_note, notes
 from harness.report.writer import atomic_write_text
 
 DIRNAME = "feedback"
@@ -56,6 +56,8 @@ def _extra_section(report: Report, extra: ExtraResult) -> list[str]:
         lines += [f"**The run did not finish normally:** {md_text(extra.reason, 1000)}", ""]
     failing = [c for c in extra.checks if c.visibility == "visible" and c.verdict != "passed"]
     passing = [c for c in extra.checks if c.visibility == "visible" and c.verdict == "passed"]
+    if extra.diagnosis is not None:
+        lines += [f"**Why it most likely failed:** {md_text(extra.diagnosis.summary, 1500)}", ""]
     if failing and extra.verdict not in RUN_FAILURES:
         lines.append("What failed:")
         for check in failing:
@@ -67,7 +69,7 @@ def _extra_section(report: Report, extra: ExtraResult) -> list[str]:
         lines.append("")
     if passing:
         lines += [f"Passed: {', '.join(f'`{c.name}`' for c in passing)}", ""]
-    extra_notes = notes(extra, visible_only=True)
+    extra_notes = [n for n in notes(extra, visible_only=True) if n != diagnosis_note(extra)]
     if extra_notes:
         lines += [f"- {md_text(note, 1000)}" for note in extra_notes] + [""]
     if hidden:

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from harness.report.model import CheckResult, ExtraResult, Report, SubmissionResult
-from harness.report.notes import budget_note
+from harness.report.notes import budget_note, diagnosis_note
 from harness.report.writer import atomic_write_text
 
 DIRNAME = "gradescope"
@@ -31,6 +31,8 @@ def _check_output(extra: ExtraResult, check: CheckResult) -> str:
         lines.append(f"rerun after a near miss: {check.seeds.describe()}")
     if check.explain:
         lines.append(f"why this check: {check.explain}")
+    if check.verdict != "passed" and extra.diagnosis is not None:
+        lines.append(f"diagnosis (the component most likely at fault): {extra.diagnosis.summary}")
     if check.verdict not in ("passed", "failed"):
         lines.append(f"the run itself {check.verdict.replace('_', ' ')}: {extra.reason}")
         if extra.run.stderr_tail.strip() and check.visibility == "visible":
@@ -59,7 +61,8 @@ def results(report: Report, submission: SubmissionResult) -> dict:
     """The results.json document of one submission."""
     lines = [f"{submission.score:g}/{submission.max_score:g} points; status: {submission.status}"]
     lines += [f"{e.id}: {e.verdict} ({e.score:g}/{e.max_score:g})"
-              + (f", {budget_note(e)}" if e.run.wall_budget else "") for e in submission.extras]
+              + (f", {budget_note(e)}" if e.run.wall_budget else "")
+              + (f"\n  {diagnosis_note(e)}" if e.diagnosis else "") for e in submission.extras]
     lines.append(f"graded with profile {report.provenance.profile}, seed {report.provenance.seed}, "
                  f"backend {report.provenance.backend}; submission {submission.hash}")
     return {

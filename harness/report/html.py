@@ -31,6 +31,7 @@ main{max-width:1100px;margin:0 auto;padding:24px}
 h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;margin:32px 0 8px;border-bottom:1px solid #cbd5e0}
 h3{font-size:15px;margin:18px 0 6px}
 .muted{color:#4a5568;font-size:12px}
+.diagnosis{background:#fffbea;border-left:3px solid #d69e2e;padding:6px 10px}
 .cards{display:flex;gap:12px;flex-wrap:wrap;margin:16px 0}
 .card{background:#fff;border:1px solid #e2e8f0;border-radius:8px;padding:10px 16px;min-width:130px}
 .card b{display:block;font-size:24px}
@@ -228,6 +229,9 @@ def _extra_block(extra: ExtraResult) -> list[str]:
            f'{extra.score:g}/{extra.max_score:g} points · {extra.run.wall_seconds:.1f} s · '
            f'{esc(extra.title)}</span></h3>',
            f"<p>{esc(extra.reason)}</p>"]
+    if extra.diagnosis is not None:
+        out.append(f'<p class="diagnosis" data-diagnosis="{esc(extra.diagnosis.component or "")}">'
+                   f"<strong>Why it most likely failed:</strong> {esc(extra.diagnosis.summary)}</p>")
     wall = extra.run.wall_budget
     if wall is not None:
         out.append(f'<p class="muted" data-wall-budget="{wall.seconds:g}" '

@@ -54,6 +54,8 @@ def _extra_details(extra: ExtraResult) -> list[str]:
     summary = f"{ICONS[extra.verdict]} {extra.id}: {md_text(extra.reason)}"
     lines = ["", f"<details><summary>{summary}</summary>", "",
              "| check | value | rule | verdict | points | reason |", "|---|---|---|---|---|---|"]
+    if extra.diagnosis is not None:
+        lines[3:3] = [f"**Diagnosis:** {md_text(extra.diagnosis.summary, 1500)}", ""]
     for check in extra.checks:
         value = "—" if check.value is None else check.value
         rule = md_text(f"{check.metric} {check.rule}")

@@ -128,12 +128,25 @@ class CheckResult(_Model):
     explain: str | None = None
     # host: computed on the host from evidence; self-reported: the student's process said so
     source: Literal["host", "self-reported"] = "host"
+    component: str | None = None  # the course component the check probes directly, if any
     seeds: SeedRuns | None = None  # every seed's run, when a near miss was rerun with other seeds
 
     @property
     def source_label(self) -> str:
         """`` (self-reported)`` for a number the student's process computed, else empty."""
         return " (self-reported)" if self.source == "self-reported" else ""
+
+
+class Diagnosis(_Model):
+    """Why an extra that did not pass failed: the most likely component at fault, from probes of
+    each component it depends on (``harness.diagnose``), or a plain statement that none could be
+    isolated."""
+
+    component: str | None = None  # e.g. "tinytorch.core.activations.Tanh"; None: none isolated
+    summary: str  # one line for every report, e.g. "`tinytorch.core.activations.Tanh`: backward ..."
+    faulty: list[str] = []  # every component that disagreed with numpy
+    probed: list[str] = []
+    skipped: list[str] = []  # not in the package (never blamed)
 
 
 class ExtraResult(_Model):
@@ -150,6 +163,7 @@ class ExtraResult(_Model):
     series: dict[str, list[float | None]] = {}
     problems: list[str] = []  # what was wrong with the script's output (metrics.jsonl, artifacts)
     checks: list[CheckResult] = []
+    diagnosis: Diagnosis | None = None  # set when the extra did not pass (optional: older reports lack it)
 
 
 class SubmissionResult(_Model):

@@ -1,5 +1,6 @@
-"""Plain-text notes on an extra that its table row cannot hold: a wall budget scaled to this
-machine (raw and scaled), and every seed of a stochastic check that was rerun. Each renderer
+"""Plain-text notes on an extra that its table row cannot hold: the diagnosis of an extra that did
+not pass, a wall budget scaled to this machine (raw and scaled), and every seed of a stochastic
+check that was rerun. Each renderer
 escapes them its own way (they carry values a script reported)."""
 
 from __future__ import annotations
@@ -19,6 +20,12 @@ def seed_notes(extra: ExtraResult, visible_only: bool = False) -> list[str]:
             if c.seeds is not None and (c.visibility == "visible" or not visible_only)]
 
 
+def diagnosis_note(extra: ExtraResult) -> str | None:
+    """``diagnosis: `tinytorch.core.activations.Tanh`: backward gives no gradient (...)`` for an
+    extra that did not pass (``harness.diagnose``)."""
+    return None if extra.diagnosis is None else f"diagnosis: {extra.diagnosis.summary}"
+
+
 def notes(extra: ExtraResult, visible_only: bool = False) -> list[str]:
-    budget = budget_note(extra)
-    return ([budget] if budget else []) + seed_notes(extra, visible_only)
+    budget, diagnosis = budget_note(extra), diagnosis_note(extra)
+    return ([diagnosis] if diagnosis else []) + ([budget] if budget else []) + seed_notes(extra, visible_only)

@@ -23,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from harness.report.model import ExtraResult, Report
-from harness.report.notes import notes
+from harness.report.notes import diagnosis_note, notes
 from harness.verdict import printable
 
 STYLES = {"passed": "green", "failed": "red", "timeout": "yellow", "out_of_memory": "yellow",
@@ -102,7 +102,8 @@ def print_summary(report: Report, console: Console, quiet: bool = False) -> None
         console.print(table)
         for extra in sub.extras:
             for note in notes(extra):
-                console.print(printable(f"{extra.id}: {note}"), style="dim", markup=False, soft_wrap=True)
+                style = "bold" if note == diagnosis_note(extra) else "dim"  # "why did I fail?" stands out
+                console.print(printable(f"{extra.id}: {note}"), style=style, markup=False, soft_wrap=True)
         claimed = sum(c.max_score for e in sub.extras for c in e.checks if c.source == "self-reported")
         if claimed:
             console.print(f"{claimed:g} of the {sub.max_score:g} points come from self-reported checks "

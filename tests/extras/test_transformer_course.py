@@ -106,6 +106,10 @@ def test_kv_cache_with_stale_keys_fails_exactness(run_extra, course_copy):
     reason = failed["kv_cache_exact"]
     assert reason.startswith("cached_logits_max_diff") and "allowed" in reason
     assert "temperature_distribution" not in failed  # sampling never uses the cache
+    # the failed check probes one component: the report's diagnosis names it, not a layer
+    assert result.diagnosis.component == "tinytorch.perf.memoization.enable_kv_cache"
+    assert result.diagnosis.summary.startswith(
+        "`tinytorch.perf.memoization.enable_kv_cache`: kv_cache_exact failed")
 
 
 def test_kv_cache_that_recomputes_everything_fails_speedup(run_extra, course_copy):

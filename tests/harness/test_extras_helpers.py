@@ -75,3 +75,23 @@ def test_common_args_seed_and_to_numpy(helpers, monkeypatch):
 
     assert common.to_numpy(FakeTensor(FakeTensor(np.ones(2)))).tolist() == [1.0, 1.0]
     assert common.to_numpy([1, 2]).tolist() == [1, 2]
+
+
+def test_gates_say_what_they_tried_when_a_value_is_not_finite(helpers, tmp_path, monkeypatch):
+    metrics, _ = helpers
+    gates = importlib.reload(importlib.import_module("_harness.gates"))
+    monkeypatch.setenv("HARNESS_OUT", str(tmp_path))
+
+    class Param:  # a parameter whose gradient never arrived
+        data = np.ones(3, np.float32)
+        grad = None
+
+    gates.report_loss_trend([0.7, 0.6, float("nan"), float("nan")])
+    gates.report_first_layer_grad("fc1.weight", Param())
+    parsed = parse_metrics(tmp_path)
+    assert parsed.metric_problems["loss_ratio"] == (
+        "metric loss_ratio is inf (not a finite number): the loss became nan at step 3 of 4 (training "
+        "diverged: a learning rate too large, or a log of 0 in the loss?)")
+    assert parsed.scalars["first_layer_grad_norm"] == 0.0
+    assert parsed.notes["first_layer_grad_norm"].startswith(
+        "`fc1.weight.grad` is None after `loss.backward()`: is `requires_grad` set on the parameters")

@@ -131,7 +131,8 @@ def test_clean_exit_without_metrics_fails_each_check(project):
 
 
 @pytest.mark.parametrize(("lines", "reason"), [
-    ('{"kind": "scalar", "name": "score", "value": NaN}\n', "metric score is nan (not a finite number)"),
+    ('{"kind": "scalar", "name": "score", "value": NaN}\n', "metric score is nan (not a finite number): "
+     "the script recorded no cause with it (no `note`); its output shows what it computed"),
     ('{"kind": "scalar", "name": "score", "value": [1]}\n',
      "metrics.jsonl line 1: metric score has a value of type list, expected a number, bool or short string"),
     ('{"kind": "scalar", "name": "score", "value": 0.95}\n'
