@@ -10,19 +10,14 @@ Run directly (no harness), ``inputs()`` draws stand-ins from a fixed seed so the
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import numpy as np
 
 from .common import to_numpy
+from .export import NAME, save_arrays
 
 EVIDENCE_DIR = "evidence"
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.]*$")
-
-
-def under_harness() -> bool:
-    return bool(os.environ.get("HARNESS_IN"))
 
 
 def inputs() -> dict[str, np.ndarray]:
@@ -35,21 +30,17 @@ def inputs() -> dict[str, np.ndarray]:
 
 
 def record(name: str, array) -> None:
-    """Write one raw array of evidence (float arrays as float64, no pickle); printed when run directly."""
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise ValueError(f"evidence name {name!r} must be letters, digits, '_' and '.'")
+    """Write one raw array of evidence (float arrays as float64, no pickle); nothing when run directly."""
+    if not isinstance(name, str) or not NAME.match(name):
+        raise ValueError(f"evidence name {name!r} must be letters, digits and '_' in dot-separated parts")
     value = np.asarray(to_numpy(array) if hasattr(array, "data") else array)
     if value.dtype == object:
         raise TypeError(f"evidence {name!r}: object arrays cannot be saved without pickle")
     if np.issubdtype(value.dtype, np.floating):
         value = value.astype(np.float64)
     out = os.environ.get("HARNESS_OUT")
-    if not out:
-        return
-    directory = Path(out) / EVIDENCE_DIR
-    directory.mkdir(exist_ok=True)
-    with open(directory / f"{name}.npy", "wb") as handle:
-        np.save(handle, value, allow_pickle=False)
+    if out:
+        save_arrays(Path(out) / EVIDENCE_DIR, {name: value})
 
 
 def record_grad(name: str, param) -> None:

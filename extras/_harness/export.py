@@ -9,8 +9,9 @@ walked into. Attributes starting with ``_`` are skipped (caches, autograd state)
 object reached twice keeps the first name (which also ends cycles). Classes, modules, functions and
 bound methods are not walked (a patched ``forward`` is a closure, not part of the model).
 
-``save_arrays(directory, arrays)`` writes one ``<name>.npy`` per array, without pickle; the host
-reads them back with ``harness.evidence.numpy_gpt.load_arrays``.
+``save_arrays(directory, arrays)`` writes one ``<name>.npy`` per array, without pickle (the one
+writer of evidence: ``evidence.record`` uses it); the host reads them back with
+``harness.evidence.arrays.load_arrays``.
 
 stdlib + numpy only: this file runs inside the sandbox, next to the student's package.
 """
