@@ -126,6 +126,15 @@ def int8_size_ratio(model: LayerMLP, float_values: int) -> float:
     return (held + 4 * missing) / (4 * float_values)
 
 
+def export_quantized(model: LayerMLP) -> None:
+    """What each quantized layer's parameters() hold, with each array's item size: the host counts
+    the bytes and rebuilds the model's outputs from them."""
+    for j, layer in enumerate(model.layers):
+        for i, array in enumerate(map(to_numpy, layer.parameters())):
+            evidence.record(f"int8.params.l{j}.p{i}", array)
+            evidence.record(f"int8.itemsize.l{j}.p{i}", np.array([array.dtype.itemsize]))
+
+
 def low_rank_factors(weight: np.ndarray, rank: int):
     """YOUR low_rank_approximate(weight, rank_ratio) as float64 (U, S, V); a clear stop if misshapen."""
     factors = course_name("compression", "low_rank_approximate")(weight, rank_ratio=RANK_RATIO)
@@ -181,6 +190,7 @@ def main() -> int:
     int8_scores = outputs(int8_model, x_val, Tensor)
     if "int8.x" in given:
         evidence.record("int8.out", outputs(int8_model, given["int8.x"], Tensor))
+    export_quantized(int8_model)
     int8_acc = accuracy(int8_scores, y_val)
     int8_error = np.linalg.norm(int8_scores - base_scores) / np.linalg.norm(base_scores)
     print(f"Int8 quantization: {size_ratio:.3f} of the float32 size; outputs off by {int8_error:.2%} "

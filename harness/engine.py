@@ -170,7 +170,7 @@ class Engine:
             reason = f"infrastructure error: could not prepare the run's evidence inputs: {exc}"
             return judge(crit, profile, None, root, self.include_hidden, skipped=reason, wall=wall)
         if evidence is not None:
-            job = dataclasses.replace(job, inputs=evidence.inputs_dir)
+            job = dataclasses.replace(job, inputs=evidence.inputs_dir, phases=evidence.sealed_dir)
         try:
             run = self._run(job)
             try:
@@ -187,7 +187,7 @@ class Engine:
         host = None
         if evidence is not None and run.infra_error is None:
             try:
-                host = evidence.score(run.out_dir, profile)
+                host = evidence.score(run.out_dir, profile, run.phases)
             except ScoringUnavailable as exc:
                 reason = f"infrastructure error: the host cannot score this run's evidence: {exc}"
                 return judge(crit, profile, None, root, self.include_hidden, skipped=reason, wall=wall)

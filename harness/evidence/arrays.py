@@ -32,13 +32,21 @@ def write_inputs(arrays: dict[str, np.ndarray]) -> Path:
     return directory
 
 
+def write_sealed(phases: dict[str, tuple[dict[str, np.ndarray], dict[str, np.ndarray]]]) -> Path:
+    """A host-only directory (mode 0700) with ``NAME.setup.npz`` and ``NAME.go.npz`` per phase: the
+    runner reveals each file into the run's inputs when the script asks (harness/runners/phases.py)."""
+    directory = Path(tempfile.mkdtemp(prefix="harness-sealed-"))
+    for name, (setup, go) in phases.items():
+        np.savez(directory / f"{name}.setup.npz", **setup)
+        np.savez(directory / f"{name}.go.npz", **go)
+    return directory
+
+
 def load_evidence(out_dir: Path | None) -> dict[str, np.ndarray]:
     """Every ``evidence/<name>.npy`` the run wrote, by name ({} when it wrote none)."""
     if out_dir is None or not os.path.lexists(Path(out_dir) / EVIDENCE_DIR):
         return {}
     return load_arrays(Path(out_dir) / EVIDENCE_DIR)
-
-
 
 
 def load_arrays(directory, *, max_files: int = MAX_FILES,

@@ -363,7 +363,9 @@ def layer_mlp_forward(w: Arrays, x: np.ndarray) -> np.ndarray:
 
 
 COMPRESSION_METRICS = ("float_test_accuracy", "prune_sparsity", "prune_accuracy_drop", "int8_output_error",
-                       "int8_accuracy_drop", "lowrank_error_ratio", "lowrank_accuracy_drop")
+                       "int8_accuracy_drop", "int8_size_ratio", "lowrank_error_ratio",
+                       "lowrank_accuracy_drop")
+INT8_REBUILD_TOLERANCE = 0.05  # the quantized model's own outputs vs the host's rebuild from its parameters
 COMPRESSION_RANK_RATIO = 0.25  # extras/02_compression.py
 PROBE_IMAGES = 1000  # training images past the script's training slice, for the int8 model's outputs
 
@@ -418,6 +420,7 @@ def score_compression(evidence: Arrays, prepared: Prepared, profile: str) -> dic
                                       ("prune_sparsity", "prune_accuracy_drop")))
         out.update(weights_or_problem(lambda: _int8(evidence, trained, prepared),
                                       ("int8_output_error", "int8_accuracy_drop")))
+        out.update(weights_or_problem(lambda: _int8_size(evidence, trained, prepared), ("int8_size_ratio",)))
         out.update(weights_or_problem(lambda: _lowrank(evidence, trained, float_acc),
                                       ("lowrank_error_ratio", "lowrank_accuracy_drop")))
         return out
@@ -444,6 +447,75 @@ def _int8(evidence: Arrays, trained: Arrays, prepared: Prepared) -> dict[str, Ho
                 error, "the relative error of the quantized model's outputs on the grader's images",
                 nonfinite(**{"int8.out": outputs})),
             "int8_accuracy_drop": 100 * (_accuracy(reference, labels) - _accuracy(outputs, labels))}
+
+
+def _is_byte_code(values: np.ndarray, itemsize: int) -> bool:
+    """Every value an integer that fits one byte (int8 or uint8 range), or stored in one byte."""
+    if itemsize == 1:
+        return True
+    low, high = values.min(), values.max()
+    fits = -128 <= low and high <= 127 or 0 <= low and high <= 255
+    return bool(fits and np.all(values == np.round(values)))
+
+
+def _held(evidence: Arrays, layer: int) -> list[tuple[np.ndarray, int]]:
+    """(values, item size) of each array the quantized ``model.layers[layer]``'s parameters() hold."""
+    held, i = [], 0
+    while f"int8.params.l{layer}.p{i}" in evidence:
+        itemsize = evidence.get(f"int8.itemsize.l{layer}.p{i}", np.array([8]))
+        held.append((evidence[f"int8.params.l{layer}.p{i}"].astype(np.float64), int(itemsize.reshape(-1)[0])))
+        i += 1
+    return held
+
+
+def _rebuilt_parameter(held: list[tuple[np.ndarray, int]], target: np.ndarray) -> np.ndarray | None:
+    """The held array shaped like ``target`` (a transposed weight and a (1, n) bias are accepted),
+    dequantized by the least-squares scale and offset when it holds byte codes; None when no held
+    array has that shape."""
+    for values, itemsize in held:
+        for candidate in (values, values.T):
+            if candidate.size != target.size or (candidate.shape != target.shape and target.ndim != 1):
+                continue
+            candidate = candidate.reshape(target.shape)
+            if not _is_byte_code(candidate, itemsize):
+                return candidate
+            design = np.stack([candidate.ravel(), np.ones(candidate.size)], axis=1)
+            coef, *_ = np.linalg.lstsq(design, target.ravel(), rcond=None)
+            return (design @ coef).reshape(target.shape)
+    return None
+
+
+def _int8_size(evidence: Arrays, trained: Arrays, prepared: Prepared) -> dict[str, HostValue]:
+    """Bytes the quantized layers' parameters() need (one per byte code, the item size otherwise, 4
+    per float value they do not hold) over the float model's bytes; counted only when those
+    parameters reproduce the quantized model's own outputs (else they are not its weights)."""
+    outputs = evidence.get("int8.out")
+    if outputs is None:
+        raise EvidenceProblem("the quantized model's outputs were not recorded (`int8.out`), so its size "
+                              "cannot be tied to it")
+    layers = sorted({int(name.split(".")[1]) for name in trained})
+    held = {layer: _held(evidence, layer) for layer in layers}
+    rebuilt = {}
+    for name, target in trained.items():
+        layer, kind = int(name.split(".")[1]), name.rsplit(".", 1)[1]
+        rebuilt[name] = _rebuilt_parameter(held[layer], target)
+        if rebuilt[name] is None:
+            raise EvidenceProblem(f"quantized layer {layer}'s parameters() hold no array shaped like its "
+                                  f"{kind} {target.shape}")
+    images = prepared.public["int8.x"].astype(np.float64)
+    error = float(np.linalg.norm(layer_mlp_forward(rebuilt, images) - outputs) / np.linalg.norm(outputs))
+    if not error <= INT8_REBUILD_TOLERANCE:
+        raise EvidenceProblem(f"the quantized layers' parameters() do not reproduce the quantized model's "
+                              f"own outputs (relative error {error:.3g}): the bytes they hold are not its "
+                              "weights")
+    arrays = [array for layer in layers for array in held[layer]]
+    float_values = sum(v.size for v in trained.values())
+    held_values = sum(values.size for values, _ in arrays)
+    held_bytes = sum(values.size if _is_byte_code(values, itemsize) else values.size * itemsize
+                     for values, itemsize in arrays)
+    ratio = (held_bytes + 4 * max(0, float_values - held_values)) / (4 * float_values)
+    note = f"{held_bytes:,} bytes held for {float_values:,} float values"
+    return {"int8_size_ratio": Measured(ratio, note)}
 
 
 KITS["compression"] = Kit("compression", COMPRESSION_METRICS, prepare_compression, score_compression)

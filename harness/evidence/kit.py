@@ -34,6 +34,11 @@ HostValue = float | bool | Measured | EvidenceProblem
 class Prepared:
     public: Arrays  # handed to the sandbox
     private: dict[str, Any] = field(default_factory=dict)  # kept on the host
+    # host-timed phases: name -> (setup, go) arrays, revealed by the runner during the run
+    sealed: dict[str, tuple[Arrays, Arrays]] = field(default_factory=dict)
+
+
+Timings = dict[str, dict]  # phase name -> {"seconds": host-measured go-to-done, "digest": announced}
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,8 @@ class Kit:
     metrics: tuple[str, ...]  # every metric ``score`` returns
     prepare: Callable[[np.random.Generator, str], Prepared]  # (rng, profile)
     score: Callable[[Arrays, Prepared, str], dict[str, HostValue]]  # (evidence, prepared, profile)
+    # metrics from host-timed phases: (evidence, prepared, profile, timings); their names are in ``metrics``
+    timed: Callable[[Arrays, Prepared, str, Timings], dict[str, HostValue]] | None = None
 
 
 def finite_or_explained(value: float, tried: str, found: str | None = None) -> HostValue:

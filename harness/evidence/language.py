@@ -20,7 +20,9 @@ from .kit import (
     Arrays,
     HostValue,
     Kit,
+    Measured,
     Prepared,
+    Timings,
     consistent,
     finite_or_explained,
     nonfinite,
@@ -28,6 +30,7 @@ from .kit import (
 )
 from .numpy_gpt import NumpyGPT
 from .shipped import helper
+from .timed import decode_speedup, seal_decoding
 
 CONSISTENCY_TOLERANCE = 1e-3  # float32 package vs float64 numpy: ~1e-6 measured on the reference
 
@@ -243,7 +246,7 @@ def score_quickdemo(evidence: Arrays, prepared: Prepared, profile: str) -> dict[
 
 # --- generation strategies: the KV cache and generate() ------------------------------------------
 
-GENOPTS_METRICS = ("cached_logits_max_diff", "temperature_tv", "greedy_matches_argmax")
+GENOPTS_METRICS = ("cached_logits_max_diff", "temperature_tv", "greedy_matches_argmax", "kv_speedup")
 
 
 def prepare_generation_opts(rng: np.random.Generator, profile: str) -> Prepared:
@@ -255,7 +258,9 @@ def prepare_generation_opts(rng: np.random.Generator, profile: str) -> Prepared:
     return Prepared({"kv.tokens": rng.integers(0, cfg["vocab_size"], length).astype(np.int64),
                      "consistency.x": rng.integers(0, cfg["vocab_size"], (1, length)).astype(np.int64),
                      "sampler.context": context,
-                     "sampler.consistency.x": context[None]})
+                     "sampler.consistency.x": context[None]},
+                    sealed=seal_decoding(rng, vocab=cfg["vocab_size"], prompt_len=cfg["prompt_len"],
+                                         rounds=cfg["kv_repeats"]))
 
 
 def _sampler_checks(evidence: Arrays, prepared: Prepared) -> dict[str, HostValue]:
@@ -307,6 +312,21 @@ def score_generation_opts(evidence: Arrays, prepared: Prepared, profile: str) ->
     return metrics
 
 
+def timed_generation_opts(evidence: Arrays, prepared: Prepared, profile: str,
+                          timings: Timings) -> dict[str, HostValue]:
+    """The KV-cache speedup from the runner's clock, every decoded token checked on the host."""
+    lm = helper("lm")
+    cfg = lm.GENOPTS_CONFIG[profile]
+
+    def compute() -> dict[str, HostValue]:
+        gpt = _rebuilt(evidence, cfg["num_heads"], prepared)
+        new_tokens = cfg["new_tokens"] - helper("decode_timing").SUFFIX
+        value, note = decode_speedup(evidence, prepared.sealed, timings, new_tokens, gpt.logits)
+        return {"kv_speedup": Measured(value, note)}
+
+    return weights_or_problem(compute, ("kv_speedup",))
+
+
 def _vocab_size(name: str) -> Callable[[], int]:
     return lambda: getattr(helper("lm"), f"{name}_vocab")().size
 
@@ -320,5 +340,5 @@ KITS = {
                            score_text_generation),
     "quickdemo": Kit("quickdemo", QUICKDEMO_METRICS, prepare_quickdemo, score_quickdemo),
     "generation_opts": Kit("generation_opts", GENOPTS_METRICS, prepare_generation_opts,
-                           score_generation_opts),
+                           score_generation_opts, timed_generation_opts),
 }

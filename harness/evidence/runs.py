@@ -12,8 +12,8 @@ from harness.criteria import Criterion
 from harness.provenance import tree_hash
 
 from . import EvidenceProblem
-from .arrays import load_evidence, write_inputs
-from .kit import HostValue, Kit, Prepared
+from .arrays import load_evidence, write_inputs, write_sealed
+from .kit import HostValue, Kit, Prepared, Timings
 from .registry import KITS
 from .secrets import active_secrets
 
@@ -23,18 +23,26 @@ class EvidenceRun:
     kit: Kit
     prepared: Prepared
     inputs_dir: Path  # mounted read-only at /in; removed by ``close``
+    sealed_dir: Path | None = None  # host-only phase inputs (Job.phases); removed by ``close``
 
-    def score(self, out_dir: Path | None, profile: str) -> dict[str, HostValue]:
-        """Every metric of the kit; a malformed evidence tree fails them all with its reason.
-        Raises ``ScoringUnavailable`` when the host cannot score (its own data missing)."""
+    def score(self, out_dir: Path | None, profile: str,
+              timings: Timings | None = None) -> dict[str, HostValue]:
+        """Every metric of the kit (``timings``: the runner's host-timed phases); a malformed
+        evidence tree fails them all with its reason. Raises ``ScoringUnavailable`` when the host
+        cannot score (its own data missing)."""
         try:
             evidence = load_evidence(out_dir)
         except EvidenceProblem as problem:
             return dict.fromkeys(self.kit.metrics, problem)
-        return self.kit.score(evidence, self.prepared, profile)
+        values = self.kit.score(evidence, self.prepared, profile)
+        if self.kit.timed is not None:
+            values.update(self.kit.timed(evidence, self.prepared, profile, timings or {}))
+        return values
 
     def close(self) -> None:
         shutil.rmtree(self.inputs_dir, ignore_errors=True)
+        if self.sealed_dir is not None:
+            shutil.rmtree(self.sealed_dir, ignore_errors=True)
 
 
 def prepare_run(criterion: Criterion, profile: str, submission_root: Path, seed: int) -> EvidenceRun | None:
@@ -45,4 +53,6 @@ def prepare_run(criterion: Criterion, profile: str, submission_root: Path, seed:
     package_hash = tree_hash(Path(submission_root) / "tinytorch")
     run_seed = active_secrets().run_seed(criterion.id, profile, package_hash, str(seed))
     prepared = kit.prepare(np.random.default_rng(run_seed), profile)
-    return EvidenceRun(kit, prepared, write_inputs(prepared.public))
+    public = {**prepared.public, **{f"phase.{name}.sealed": np.ones(1) for name in prepared.sealed}}
+    return EvidenceRun(kit, prepared, write_inputs(public),
+                       write_sealed(prepared.sealed) if prepared.sealed else None)

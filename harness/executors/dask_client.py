@@ -125,6 +125,9 @@ class DaskRunner:
         inputs = None
         if job.inputs is not None:
             inputs = pack_tree(Path(job.inputs), cap_bytes=worker.PACKAGE_CAP)
+        phases = None
+        if job.phases is not None:  # sealed: the worker's runner reveals them during the run
+            phases = pack_tree(Path(job.phases), cap_bytes=worker.PACKAGE_CAP)
         fields = {"job_id": job.job_id, "criterion_id": job.criterion_id, "script": job.script,
                   "args": list(job.args), "env": [list(pair) for pair in job.env],
                   "budget": dataclasses.asdict(job.budget), "seed": job.seed, "profile": job.profile}
@@ -132,7 +135,7 @@ class DaskRunner:
                 "image_id": self.expected.get("image_id"), "job": fields,
                 "package_digest": package_digest, "package_name": Path(job.submission_dir).name,
                 "extras_digest": extras_digest, "datasets": [name for name, _ in job.datasets],
-                "inputs": inputs}
+                "inputs": inputs, "phases": phases}
         return spec, package, extras
 
     def run(self, job: Job) -> RunResult:

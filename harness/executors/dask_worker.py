@@ -185,7 +185,7 @@ def run_job(spec: dict, package: bytes, extras: bytes) -> dict:
     job_fields = spec["job"]
     result = RunResult(job_id=job_fields["job_id"])
     out: bytes | None = None
-    inputs_dir = None
+    inputs_dir = sealed_dir = None
     try:
         if spec["harness"] != __version__:
             raise WorkerRefused(f"worker {_host()} runs harness {__version__}, the client {spec['harness']}: "
@@ -208,11 +208,14 @@ def run_job(spec: dict, package: bytes, extras: bytes) -> dict:
         if spec.get("inputs") is not None:
             inputs_dir = Path(tempfile.mkdtemp(prefix="harness-in-"))
             unpack_tree(spec["inputs"], inputs_dir, cap_bytes=tar_cap(PACKAGE_CAP), readable=True)
+        if spec.get("phases") is not None:  # host-only (0700): revealed into inputs_dir by the runner
+            sealed_dir = Path(tempfile.mkdtemp(prefix="harness-sealed-"))
+            unpack_tree(spec["phases"], sealed_dir, cap_bytes=tar_cap(PACKAGE_CAP))
         # The package is unpacked as <digest>/<name>/tinytorch: the run sees <name>/tinytorch as here.
         fields = {**job_fields, "budget": Budget(**job_fields["budget"]), "args": tuple(job_fields["args"]),
                   "env": tuple(tuple(pair) for pair in job_fields["env"])}
         job = Job(**fields, extras_dir=extras_dir, submission_dir=package.parent, datasets=datasets,
-                  inputs=inputs_dir)
+                  inputs=inputs_dir, phases=sealed_dir)
         result = runner.run(job)
         if result.out_dir is not None:
             try:
@@ -228,8 +231,9 @@ def run_job(spec: dict, package: bytes, extras: bytes) -> dict:
     finally:
         if result.out_dir is not None:
             remove_dir(result.out_dir)
-        if inputs_dir is not None:
-            remove_tree(inputs_dir)
+        for directory in (inputs_dir, sealed_dir):
+            if directory is not None:
+                remove_tree(directory)
     fields = dataclasses.asdict(result)
     fields["out_dir"] = None
     fields["backend"] = {**(fields.get("backend") or {}), "dask_worker": _host()}

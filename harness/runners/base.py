@@ -33,6 +33,7 @@ class Job:
     budget: Budget = field(default_factory=Budget)
     datasets: tuple[tuple[str, Path], ...] = ()  # (name, host dir of the sandbox view)
     inputs: Path | None = None  # host dir of the run's secret probes and initial weights (read-only /in)
+    phases: Path | None = None  # host-only sealed phase inputs, revealed during the run (runners/phases.py)
     seed: int = 1337
     profile: str = "full"
 
@@ -59,6 +60,7 @@ class RunResult:
     started_at: float = 0.0  # time.time() at start
     finished_at: float = 0.0
     backend: dict = field(default_factory=dict)  # provenance: backend name, image id, ...
+    phases: dict = field(default_factory=dict)  # host-timed phases: name -> {"seconds", "digest"}
 
 
 class Runner(Protocol):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 
 HEAD_BYTES = 32 * 1024
 TAIL_BYTES = 64 * 1024
@@ -13,13 +14,17 @@ _CHUNK = 64 * 1024
 class CappedText:
     """Head and tail of a stream fed in chunks; memory stays under head + 2 x tail + one chunk."""
 
-    def __init__(self, head_bytes: int = HEAD_BYTES, tail_bytes: int = TAIL_BYTES):
+    def __init__(self, head_bytes: int = HEAD_BYTES, tail_bytes: int = TAIL_BYTES,
+                 tap: Callable[[bytes], None] | None = None):
         self._head_cap, self._tail_cap = head_bytes, tail_bytes
+        self._tap = tap  # sees every chunk as it arrives (the phase server reads its markers there)
         self._head = bytearray()
         self._tail = bytearray()
         self.total_bytes = 0
 
     def feed(self, chunk: bytes) -> None:
+        if self._tap is not None:
+            self._tap(chunk)
         self.total_bytes += len(chunk)
         room = self._head_cap - len(self._head)
         if room > 0:
@@ -44,8 +49,9 @@ class CappedText:
 class CappedReader(CappedText):
     """Drain ``fd`` in the background into a ``CappedText``, whatever arrives."""
 
-    def __init__(self, fd: int, head_bytes: int = HEAD_BYTES, tail_bytes: int = TAIL_BYTES):
-        super().__init__(head_bytes, tail_bytes)
+    def __init__(self, fd: int, head_bytes: int = HEAD_BYTES, tail_bytes: int = TAIL_BYTES,
+                 tap: Callable[[bytes], None] | None = None):
+        super().__init__(head_bytes, tail_bytes, tap)
         self._fd = fd
         self._thread = threading.Thread(target=self._drain, daemon=True)
         self._thread.start()

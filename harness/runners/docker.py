@@ -43,6 +43,7 @@ from harness.runners.base import Job, RunResult
 from harness.runners.capture import CappedText
 from harness.runners.docker_out import NoTarStream, extract_out
 from harness.runners.local import sandbox_env
+from harness.runners.phases import PhaseServer
 from harness.runners.watchdog import WATCHDOG, remove_dir
 
 SANDBOX_USER = "10001:10001"
@@ -211,8 +212,8 @@ def _environment(job: Job) -> dict[str, str]:
 class _OutputPump:
     """Drain an exec's multiplexed stream on a thread, keeping head and tail of stdout and stderr."""
 
-    def __init__(self, stream):
-        self.stdout, self.stderr = CappedText(), CappedText()
+    def __init__(self, stream, tap=None):
+        self.stdout, self.stderr = CappedText(tap=tap), CappedText()
         self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
         self._thread.start()
 
@@ -380,7 +381,9 @@ class DockerRunner:
             workdir="/work", environment=_environment(job),
         )["Id"]
         start = time.monotonic()
-        pump = _OutputPump(api.exec_start(exec_id, stream=True, demux=True))
+        phases = PhaseServer.for_job(job)
+        pump = _OutputPump(api.exec_start(exec_id, stream=True, demux=True),
+                           tap=phases.feed if phases else None)
         code = self._wait(api, exec_id, pump, start + job.budget.wall_seconds)
         result.wall_seconds = time.monotonic() - start
         if self._cancelled.is_set():  # the script died because cancel() removed its container
@@ -401,6 +404,8 @@ class DockerRunner:
             notes.append("the output stream did not close after the run ended")
         result.stdout = pump.stdout.text()
         result.stderr = pump.stderr.text() + "".join(f"\n[harness: {note}]" for note in notes)
+        if phases is not None:
+            phases.record_into(result)
 
     @staticmethod
     def _wait(api, exec_id: str, pump: _OutputPump, deadline: float) -> int | None:

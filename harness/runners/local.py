@@ -37,6 +37,7 @@ from pathlib import Path
 from harness.outfiles import out_tree_problem, remove_tree
 from harness.runners.base import Job, RunResult
 from harness.runners.capture import CappedReader
+from harness.runners.phases import PhaseServer
 from harness.runners.watchdog import WATCHDOG, remove_dir
 
 _MIB = 1024 * 1024
@@ -344,7 +345,8 @@ class LocalRunner:
         if self._track(proc.pid):  # cancel() ran after the check in run(), before this group existed
             _kill_group(proc.pid)
         report = _Report(report_read, on_script)
-        out = CappedReader(os.dup(proc.stdout.fileno()))
+        phases = PhaseServer.for_job(job)
+        out = CappedReader(os.dup(proc.stdout.fileno()), tap=phases.feed if phases else None)
         err = CappedReader(os.dup(proc.stderr.fileno()))
         proc.stdout.close()
         proc.stderr.close()
@@ -397,6 +399,8 @@ class LocalRunner:
         result.stderr = err.text()
         if not drained:
             result.stderr += "\n[harness: a process outside the group kept the output pipe open]\n"
+        if phases is not None:
+            phases.record_into(result)
         if _PRLIMIT and result.exit_code and result.stderr.startswith("prlimit: "):
             result.infra_error = f"could not set resource limits: {result.stderr.strip()}"
         elif launcher_failed:

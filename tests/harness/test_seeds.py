@@ -141,10 +141,12 @@ def test_other_checks_keep_the_first_runs_result(project):
 
 
 class FakeEvidence:
+    sealed_dir = None
+
     def __init__(self, inputs_dir: Path, log: list):
         self.inputs_dir, self.log = inputs_dir, log
 
-    def score(self, out_dir, profile):
+    def score(self, out_dir, profile, timings=None):
         return {}
 
     def close(self):
