@@ -389,3 +389,15 @@ def test_check_runs_through_the_cluster_too(fake_class, cluster, tmp_path):
     assert sorted(marker_lines(fake_class)) == ["correct conv_train", "correct grad_check"]
     args[args.index("--tinytorch") + 1] = str(fake_class["submissions"] / "wrong_gradient")
     assert main(args) == 1
+
+
+def test_host_timed_phases_are_served_by_the_worker_that_runs_the_job(cluster, tmp_path):
+    """baseline_profile's timings come from the worker's runner: it reveals the sealed phases the
+    client shipped, times them, and the client verifies every answer before the times count."""
+    args = ["check", "baseline_profile", "--backend", "local", "--profile", "quick", "-q",
+            "--report-dir", str(tmp_path / "reports"), "--dask-scheduler", cluster.address]
+    assert main(args) == 0, cluster.log()
+    extra = json.loads((tmp_path / "reports" / "report.json").read_text())["submissions"][0]["extras"][0]
+    checks = {check["name"]: check for check in extra["checks"]}
+    assert checks["kv_cache_speedup"]["value"] > 2 and checks["kv_cache_speedup"]["source"] == "host"
+    assert 0.25 <= checks["latency_measured"]["value"] <= 4
