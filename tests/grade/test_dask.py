@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -401,3 +402,22 @@ def test_host_timed_phases_are_served_by_the_worker_that_runs_the_job(cluster, t
     checks = {check["name"]: check for check in extra["checks"]}
     assert checks["kv_cache_speedup"]["value"] > 2 and checks["kv_cache_speedup"]["source"] == "host"
     assert 0.25 <= checks["latency_measured"]["value"] <= 4
+
+
+def test_a_failing_extra_is_diagnosed_through_the_cluster_too(cluster, tmp_path):
+    """The diagnosis job (extras/_diagnose.py) runs on a worker like the extra; the client judges it."""
+    broken = tmp_path / "tanh_no_gradient"
+    shutil.copytree(REPO / "tests" / "fixtures" / "course_tinytorch" / "tinytorch", broken / "tinytorch",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    autograd = broken / "tinytorch" / "core" / "autograd.py"
+    source = autograd.read_text()
+    assert source.count("return (grad_output * (1 - t * t),)") == 1
+    autograd.write_text(source.replace("return (grad_output * (1 - t * t),)", "return (None,)  # BUG"))
+    args = ["check", "xor_crisis", "--tinytorch", str(broken), "--backend", "local", "--profile", "quick",
+            "-q", "--report-dir", str(tmp_path / "reports"), "--dask-scheduler", cluster.address]
+    assert main(args) == 1, cluster.log()
+    extra = json.loads((tmp_path / "reports" / "report.json").read_text())["submissions"][0]["extras"][0]
+    assert extra["verdict"] == "failed"
+    assert extra["diagnosis"]["component"] == "tinytorch.core.activations.Tanh"
+    assert extra["diagnosis"]["summary"].startswith(
+        "`tinytorch.core.activations.Tanh`: backward gives no gradient")
