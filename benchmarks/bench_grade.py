@@ -29,7 +29,7 @@ from harness.commands.common import load_criteria, preflight_datasets  # noqa: E
 from harness.commands.grade import GRADE_FORMATS  # noqa: E402
 from harness.grade import execute, plan  # noqa: E402
 from harness.paths import CRITERIA_DIR, EXTRAS_DIR  # noqa: E402
-from harness.report.writer import write_formats  # noqa: E402
+from harness.report.formats import write_formats  # noqa: E402
 from harness.submissions import resolve_submissions  # noqa: E402
 
 

@@ -1,16 +1,27 @@
-"""Backends by name: ``local`` (a subprocess) and ``docker`` (loaded lazily by import path)."""
+"""Backends by name: ``local`` (a subprocess) and ``docker`` (imported only when chosen)."""
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable
 
 from harness.runners.base import Runner
 
-# name -> "module:Class"; a backend is imported only when chosen.
-BACKENDS: dict[str, str] = {
-    "local": "harness.runners.local:LocalRunner",
-    "docker": "harness.runners.docker:DockerRunner",
-}
+
+def _local() -> type[Runner]:
+    from harness.runners.local import LocalRunner
+
+    return LocalRunner
+
+
+def _docker() -> type[Runner]:
+    from harness.runners.docker import DockerRunner  # loads the docker SDK: only when chosen
+
+    return DockerRunner
+
+
+# name -> the function that imports and returns the backend's class (a static registry: the
+# import graph names every backend).
+BACKENDS: dict[str, Callable[[], type[Runner]]] = {"local": _local, "docker": _docker}
 LOCAL_HINT = "use --backend local to run without isolation on this machine (not a security boundary)"
 
 
@@ -22,10 +33,8 @@ def create(name: str) -> Runner:
     """Instantiate backend ``name``; BackendUnavailable if it cannot be loaded or is not usable here."""
     if name not in BACKENDS:
         raise BackendUnavailable(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
-    module_name, class_name = BACKENDS[name].split(":")
     try:
-        runner_class = getattr(importlib.import_module(module_name), class_name)
-        runner = runner_class()
+        runner = BACKENDS[name]()()
     except (ImportError, AttributeError) as exc:
         raise BackendUnavailable(f"the {name} backend is not installed ({exc}); {LOCAL_HINT}") from None
     except Exception as exc:  # e.g. the docker SDK failing to reach an engine while constructing

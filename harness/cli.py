@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
 from harness import __version__
-from harness.commands import COMMAND_MODULES
+from harness.commands import calibrate, check, data, diff, grade, image, listing, validate
 from harness.commands.common import CommandError
 from harness.paths import EXIT_USAGE
+
+COMMANDS = (listing, validate, check, data, image, grade, diff, calibrate)  # in `harness --help` order
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,13 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"harness {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            print(f"harness: warning: command module {module_name} is unavailable ({exc})", file=sys.stderr)
-            continue
-        module.register(subparsers)
+    for command in COMMANDS:
+        command.register(subparsers)
     return parser
 
 

@@ -21,7 +21,8 @@ from harness.commands.common import (
 )
 from harness.executors import ClusterLost
 from harness.paths import EXIT_FAILED, EXIT_INFRA, EXIT_OK, REFERENCE_SUBMISSION
-from harness.report import terminal, writer
+from harness.report import terminal
+from harness.report.formats import FORMATS, write_formats
 
 
 def register(subparsers) -> None:
@@ -40,7 +41,7 @@ def register(subparsers) -> None:
                         help="where report.json and the other formats go (default: ./reports)")
     parser.add_argument("--format", action="append", default=None, metavar="FMT",
                         help=f"extra report formats, repeatable or comma-separated: "
-                             f"{', '.join(sorted(writer.FORMATS))} (default: json,junit,markdown)")
+                             f"{', '.join(sorted(FORMATS))} (default: json,junit,markdown)")
     parser.add_argument("--seed", type=int, default=engine.DEFAULT_SEED, help="default: %(default)s")
     parser.add_argument("--hidden", action="store_true", help="also run hidden checks (instructors)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress; one summary line each")
@@ -78,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     except ClusterLost as exc:
         raise CommandError(f"{exc}; the check stopped: rerun it once the scheduler is back",
                            EXIT_INFRA) from None
-    written = writer.write_formats(report, args.report_dir, formats)
+    written = write_formats(report, args.report_dir, formats)
     _append_github_summary(written)
     terminal.print_summary(report, console, quiet=args.quiet)
     if not args.quiet:

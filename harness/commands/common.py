@@ -48,12 +48,12 @@ def split_names(raw: list[str] | None) -> list[str]:
 
 def report_formats(raw: list[str] | None, default: str) -> list[str]:
     """The ``--format`` names (``default`` when none are given); exit 2 naming any unknown one."""
-    from harness.report import writer
+    from harness.report.formats import FORMATS
 
     names = split_names(raw or [default])
-    unknown = [n for n in names if n not in writer.FORMATS]
+    unknown = [n for n in names if n not in FORMATS]
     if unknown:
-        known = ", ".join(sorted(writer.FORMATS))
+        known = ", ".join(sorted(FORMATS))
         raise CommandError(f"unknown --format {', '.join(unknown)}; choose from {known}")
     return names
 

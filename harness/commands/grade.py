@@ -26,7 +26,8 @@ from harness.commands.common import (
 from harness.executors import ClusterLost
 from harness.grade import execute, plan
 from harness.paths import EXIT_FAILED, EXIT_INFRA, EXIT_OK
-from harness.report import terminal, writer
+from harness.report import terminal
+from harness.report.formats import write_formats
 from harness.submissions import ResolvedSubmission, SubmissionError, resolve_submissions
 
 GRADE_FORMATS = "json,csv,gradescope,feedback,html,junit,markdown"
@@ -130,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     except ClusterLost as exc:
         raise CommandError(f"{exc}; the batch stopped: finished results are kept in {cache.root}; run the "
                            "same command again to resume", EXIT_INFRA) from None
-    written = writer.write_formats(outcome.report, args.out, formats)
+    written = write_formats(outcome.report, args.out, formats)
     if not args.quiet:
         _print_gradebook(outcome.report, console)
         console.print(f"ran {len(outcome.executed)} jobs, reused {len(outcome.cached)} cached results; "

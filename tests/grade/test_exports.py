@@ -13,8 +13,8 @@ from junitparser import Error, Failure, JUnitXml
 
 from harness.report import csv as gradebook
 from harness.report import feedback, gradescope, junit
+from harness.report.formats import write_formats
 from harness.report.model import Report
-from harness.report.writer import write_formats
 from tests.grade.sample_report import HOSTILE_STDERR, report_dict, sample_report
 
 SCHEMA = json.loads((Path(__file__).parent / "gradescope_results.schema.json").read_text())

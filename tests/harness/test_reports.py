@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from harness.report import junit, markdown, writer
+from harness.report.formats import write_formats
 from harness.report.model import (
     CheckResult,
     ExtraResult,
@@ -117,8 +118,8 @@ def test_markdown_says_whether_hidden_checks_ran(tmp_path):
 
 
 def test_format_registry_writes_json_first_and_rejects_unknown(tmp_path):
-    written = writer.write_formats(sample_report(), tmp_path, ["junit", "markdown"])
+    written = write_formats(sample_report(), tmp_path, ["junit", "markdown"])
     assert list(written) == ["json", "junit", "markdown"]
     assert all(p.is_file() for p in written.values())
     with pytest.raises(ValueError, match="unknown report format 'pdf'"):
-        writer.write_formats(sample_report(), tmp_path, ["pdf"])
+        write_formats(sample_report(), tmp_path, ["pdf"])
