@@ -24,7 +24,7 @@ from harness.engine import Submission, _with_datasets, build_task  # noqa: E402
 from harness.evidence.runs import prepare_run  # noqa: E402
 from harness.paths import CRITERIA_DIR, EXTRAS_DIR  # noqa: E402
 from harness.runners.local import LocalRunner  # noqa: E402
-from harness.runners.watchdog import remove_dir  # noqa: E402
+from harness.runners.local.watchdog import remove_dir  # noqa: E402
 
 
 def measure(criterion, profile: str, submission: Submission, seed: int) -> dict:

@@ -19,7 +19,7 @@ from harness.evidence.kit import HostValue, Measured
 from harness.metrics_parser import ParsedMetrics, parse_metrics
 from harness.report.model import CheckResult, ExtraResult, RunInfo, WallBudget, worst
 from harness.runners.base import RunResult
-from harness.sandbox_env import explain_missing_module
+from harness.sandbox_imports import explain_missing_module
 from harness.scoring import ArtifactProblem, ScoringUnavailable, score_artifact
 
 TAIL_CHARS = 4000

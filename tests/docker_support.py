@@ -33,7 +33,7 @@ def containers_of(run_id: str) -> list[dict]:
     """Every container (running or not) labelled with this run id."""
     import docker
 
-    from harness.runners.docker_cleanup import LABEL_RUN
+    from harness.runners.docker.cleanup import LABEL_RUN
 
     client = docker.from_env()
     try:

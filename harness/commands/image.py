@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from harness.image import ImageConfigError, ImageError, build_image, default_base, project_root
+from harness.runners.docker.image import ImageConfigError, ImageError, build_image, default_base, project_root
 
 EXIT_OK, EXIT_USAGE, EXIT_INFRA = 0, 2, 3
 

@@ -32,8 +32,8 @@ from harness.criteria import Criterion
 from harness.outfiles import OutProblem
 from harness.provenance import tree_hash
 from harness.runners.base import Job, RunResult
-from harness.runners.docker_out import NoTarStream
-from harness.runners.watchdog import WATCHDOG, remove_dir
+from harness.runners.docker.out import NoTarStream
+from harness.runners.local.watchdog import WATCHDOG, remove_dir
 from harness.scheduler import run_parallel
 
 from . import ClusterLost

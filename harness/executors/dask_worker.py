@@ -27,7 +27,7 @@ from harness import __version__
 from harness.outfiles import remove_tree
 from harness.provenance import tree_hash
 from harness.runners.base import Budget, Job, Runner, RunResult
-from harness.runners.watchdog import remove_dir
+from harness.runners.local.watchdog import remove_dir
 
 from .transfer import MiB, TreeTooLarge, pack_tree, tar_cap, unpack_tree
 
@@ -99,7 +99,7 @@ def _sweep_dead_workers_containers(runner: Runner) -> None:
             return
         _swept[0] = time.monotonic()
     try:
-        from harness.runners.docker_cleanup import sweep_orphans
+        from harness.runners.docker.cleanup import sweep_orphans
 
         sweep_orphans(client)
     except Exception:  # noqa: BLE001 - housekeeping only

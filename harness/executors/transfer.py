@@ -3,7 +3,7 @@
 ``pack_tree`` walks without following links (a link, device or FIFO is left out, as the docker
 backend's /out copy leaves them out), skips bytecode when asked, and stops at ``cap_bytes`` of
 file content. ``unpack_tree`` is the docker backend's bounded, link-free /out extractor
-(``harness.runners.docker_out.extract_out``), so a tree coming back from a worker is taken with
+(``harness.runners.docker.out.extract_out``), so a tree coming back from a worker is taken with
 the same limits as one coming out of a local container.
 """
 
@@ -15,7 +15,7 @@ import stat
 import tarfile
 from pathlib import Path
 
-from harness.runners.docker_out import extract_out
+from harness.runners.docker.out import extract_out
 
 MiB = 1024 * 1024
 TAR_OVERHEAD_PER_ENTRY = 1024  # header block(s) and padding of one member, generously

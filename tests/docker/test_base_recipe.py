@@ -82,7 +82,7 @@ def test_the_base_runs_what_the_dockerfile_runs(docker_engine, repo_root):
 def test_an_offline_grading_image_is_built_on_the_current_recipe(docker_engine, repo_root):
     import docker
 
-    from harness.image import LABEL_BASE, LABEL_BASE_ID, find_image
+    from harness.runners.docker.image import LABEL_BASE, LABEL_BASE_ID, find_image
 
     client = docker.from_env()
     try:

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from harness.runners.docker import MEASURE_CGROUP, parse_usage
+from harness.runners.docker.runner import MEASURE_CGROUP, parse_usage
 
 V1 = {
     "memory/memory.max_usage_in_bytes": "73400320\n",

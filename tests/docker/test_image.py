@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.image import ImageConfigError, default_base, image_tag, parse_lock, tree_hash
+from harness.runners.docker.image import ImageConfigError, default_base, image_tag, parse_lock, tree_hash
 
 ROOT = Path(__file__).resolve().parents[2]
 OFFLINE_BASE = subprocess.run(["bash", str(ROOT / "scripts/build-base-image.sh"), "--print-tag"],

@@ -10,7 +10,7 @@ import tarfile
 import pytest
 
 from harness.outfiles import MAX_OUT_DEPTH, MAX_OUT_ENTRIES, OutProblem
-from harness.runners.docker_out import NoTarStream, extract_out
+from harness.runners.docker.out import NoTarStream, extract_out
 
 
 def _tar(*members: tuple[str, str, bytes | str]) -> bytes:

@@ -287,7 +287,7 @@ def _containers_by_worker(workers: list[subprocess.Popen]) -> dict[int, list[str
     """Job ids of the harness containers that each worker process (by pid) has running now."""
     import docker
 
-    from harness.runners.docker_cleanup import LABEL_PID
+    from harness.runners.docker.cleanup import LABEL_PID
 
     pids = {str(w.pid): w.pid for w in workers}
     client = docker.from_env()
@@ -307,7 +307,7 @@ def test_dask_docker_backend_gradebook_equals_the_thread_pool_with_a_worker_kill
     import docker
     import yaml
 
-    from harness.runners.docker_cleanup import sweep_orphans
+    from harness.runners.docker.cleanup import sweep_orphans
 
     paths = make_class(tmp_path / "class")
     # Inside a container the host's marker path does not exist: the extras mark in their own /tmp.

@@ -15,7 +15,7 @@ import pytest
 
 from harness.runners.base import Budget, Job
 from harness.runners.local import LocalRunner
-from harness.runners.watchdog import Watchdog
+from harness.runners.local.watchdog import Watchdog
 from harness.scheduler import run_parallel
 from tests.harness.conftest import REPO, REPORT, budget
 from tests.polling import wait_until

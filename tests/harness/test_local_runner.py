@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from harness.runners import local
 from harness.runners.base import Budget, Job
 from harness.runners.local import LocalRunner
+from harness.runners.local import runner as local
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ What it keeps of the sandbox: its own process group (the whole group is killed a
 wall-clock budget, when the harness is interrupted, and by a watchdog process if the harness
 itself dies, even of SIGKILL), rlimits on address space, file size, core dumps and processes, a fresh
 work directory and ``/out`` directory (removed even when the harness is interrupted or dies: see
-``harness.runners.watchdog``), a scrubbed environment, stdin closed. What it cannot
+``harness.runners.local.watchdog``), a scrubbed environment, stdin closed. What it cannot
 keep: no network isolation, no read-only file system, the student's code runs as this user.
 RLIMIT_NPROC counts every process of the user (so the limit is "running now + launcher + pids
 budget") and does not apply to root at all, so it is not set there: as root nothing bounds a fork
@@ -27,7 +27,6 @@ import os
 import resource
 import shutil
 import signal
-import site
 import subprocess
 import sys
 import threading
@@ -37,55 +36,14 @@ from pathlib import Path
 from harness.outfiles import out_tree_problem, remove_tree
 from harness.runners.base import Job, RunResult
 from harness.runners.capture import CappedReader
+from harness.runners.environment import sandbox_env
+from harness.runners.local.watchdog import WATCHDOG, remove_dir
 from harness.runners.phases import PhaseServer
-from harness.runners.watchdog import WATCHDOG, remove_dir
 
 _MIB = 1024 * 1024
 _PRLIMIT = shutil.which("prlimit")
 _LAUNCHER = str(Path(__file__).with_name("launcher.py"))
 _OOM_MARKERS = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory")
-
-
-def _site_dirs() -> list[str]:
-    """This interpreter's site-packages (numpy and the like), for a script started without ``site``."""
-    return [d for d in dict.fromkeys(site.getsitepackages()) if Path(d).is_dir()]
-
-
-def sandbox_env(job: Job, workdir: Path, out_dir: Path, data_dir: Path | None,
-                pycache: Path | None = None, in_dir: Path | None = None) -> dict[str, str]:
-    """The only variables the script sees (contracts §2), then the profile's own ``env``.
-
-    Locally the script runs without ``site`` (``-S``), so the submission comes first on the path and
-    the site-packages follow it; no ``.pth`` file runs, so an editable install of this project can
-    never lend the reference's modules to a package that lacks them.
-    """
-    threads = str(max(1, int(job.budget.cpus)))
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
-        "HOME": str(workdir),
-        "TMPDIR": str(workdir),
-        "LANG": "C.UTF-8",
-        "HARNESS_OUT": str(out_dir),
-        "HARNESS_SEED": str(job.seed),
-        "HARNESS_PROFILE": job.profile,
-        "PYTHONPATH": os.pathsep.join([str(Path(job.submission_dir).resolve()), *_site_dirs()]),
-        "PYTHONHASHSEED": "0",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        # Bytecode is looked up under this prefix only (an empty per-run dir locally, the image's
-        # precompiled, read-only /opt/pycache in docker): a __pycache__ shipped with the
-        # submission (say, an unchecked-hash .pyc of other source) is never run.
-        "PYTHONPYCACHEPREFIX": str(pycache or workdir / ".pycache"),
-        "PYTHONUNBUFFERED": "1",
-        "OMP_NUM_THREADS": threads,
-        "OPENBLAS_NUM_THREADS": threads,
-        "MKL_NUM_THREADS": threads,
-    }
-    if data_dir is not None:
-        env["HARNESS_DATA_DIR"] = str(data_dir)
-    if job.inputs is not None:
-        env["HARNESS_IN"] = str(in_dir or job.inputs)
-    env.update(dict(job.env))
-    return env
 
 
 def _user_process_count() -> int:

@@ -54,7 +54,7 @@ class LockedPackage:
 
 def project_root() -> Path:
     """The checkout that holds the Dockerfile (the parent of the ``harness`` package)."""
-    return Path(__file__).resolve().parents[1]
+    return Path(__file__).resolve().parents[3]
 
 
 def _require_tree(root: Path) -> None:

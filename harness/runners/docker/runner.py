@@ -38,13 +38,13 @@ import uuid
 from pathlib import Path, PurePosixPath
 
 from harness.outfiles import OutProblem
-from harness.runners import docker_cleanup
 from harness.runners.base import Job, RunResult
 from harness.runners.capture import CappedText
-from harness.runners.docker_out import NoTarStream, extract_out
-from harness.runners.local import sandbox_env
+from harness.runners.docker import cleanup as docker_cleanup
+from harness.runners.docker.out import NoTarStream, extract_out
+from harness.runners.environment import sandbox_env
+from harness.runners.local.watchdog import WATCHDOG, remove_dir
 from harness.runners.phases import PhaseServer
-from harness.runners.watchdog import WATCHDOG, remove_dir
 
 SANDBOX_USER = "10001:10001"
 SANDBOX_PATH = "/opt/venv/bin:/usr/local/bin:/usr/bin:/bin"
@@ -273,7 +273,7 @@ class DockerRunner:
     def _resolve_image(self, client):
         import docker
 
-        from harness.image import ImageError, find_image
+        from harness.runners.docker.image import ImageError, find_image
 
         if self._image_ref:
             try:
@@ -302,7 +302,7 @@ class DockerRunner:
         return image.tags[0] if image.tags else image.short_id
 
     def describe(self) -> dict:
-        from harness.image import LABEL_LOCK
+        from harness.runners.docker.image import LABEL_LOCK
 
         info = {"backend": "docker", "isolation": "container: no network, read-only root, uid 10001, "
                 "no capabilities, memory/cpu/pids limits"}
