@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness import backends
-from harness.criteria import CriteriaError, Criterion, load_criterion
+from harness.criteria import PROFILE_NAMES, CriteriaError, Criterion, load_criterion
 from harness.engine import DEFAULT_SEED, Engine, build_task, resolve_submission
 from harness.paths import EXTRAS_DIR, REFERENCE_SUBMISSION
 from harness.report.model import ExtraResult
@@ -26,7 +26,7 @@ def pytest_addoption(parser) -> None:
     group.addoption("--harness-tinytorch", default=str(REFERENCE_SUBMISSION), metavar="PATH",
                     help="submission to check (a folder holding tinytorch/, or tinytorch/ itself)")
     group.addoption("--harness-backend", default="docker", choices=sorted(backends.BACKENDS))
-    group.addoption("--harness-profile", default="quick", choices=["quick", "full"])
+    group.addoption("--harness-profile", default="quick", choices=PROFILE_NAMES)
     group.addoption("--harness-extras-dir", default=str(EXTRAS_DIR), metavar="DIR")
     group.addoption("--harness-hidden", action="store_true", help="also run hidden checks")
 

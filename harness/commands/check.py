@@ -19,6 +19,7 @@ from harness.commands.common import (
     require_valid,
     select,
 )
+from harness.criteria import PROFILE_NAMES
 from harness.executors import ClusterLost
 from harness.paths import EXIT_FAILED, EXIT_INFRA, EXIT_OK, REFERENCE_SUBMISSION
 from harness.report import terminal
@@ -36,7 +37,7 @@ def register(subparsers) -> None:
                         help="docker (isolated, default) or local (no isolation, for laptops)")
     parser.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
                         help="jobs side by side (default: from cores, memory and each extra's budget)")
-    parser.add_argument("--profile", choices=["quick", "full"], default="full", help="default: full")
+    parser.add_argument("--profile", choices=PROFILE_NAMES, default="full", help="default: full")
     parser.add_argument("--report-dir", type=Path, default=Path("reports"), metavar="DIR",
                         help="where report.json and the other formats go (default: ./reports)")
     parser.add_argument("--format", action="append", default=None, metavar="FMT",

@@ -23,6 +23,7 @@ from harness.commands.common import (
     select,
     split_names,
 )
+from harness.criteria import PROFILE_NAMES
 from harness.executors import ClusterLost
 from harness.grade import execute, plan
 from harness.paths import EXIT_FAILED, EXIT_INFRA, EXIT_OK
@@ -50,7 +51,7 @@ def register(subparsers) -> None:
                         help="allow --backend local, which runs every submission as you, unconfined")
     parser.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
                         help="jobs side by side (default: from cores, memory and each extra's budget)")
-    parser.add_argument("--profile", choices=["quick", "full"], default="full", help="default: full")
+    parser.add_argument("--profile", choices=PROFILE_NAMES, default="full", help="default: full")
     parser.add_argument("--seed", type=int, default=engine.DEFAULT_SEED, help="default: %(default)s")
     parser.add_argument("--out", type=Path, default=Path("grades"), metavar="DIR",
                         help="where the report, gradebook and exports go (default: ./grades)")

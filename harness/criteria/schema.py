@@ -1,16 +1,12 @@
-"""Criteria YAML (contracts §3): pydantic models, and a loader whose errors carry file:line.
-
-An error reads ``criteria/x.yaml:12: checks[0].rule: expected one of min|max|range|equals|allclose``.
-"""
+"""The criteria schema (contracts §3): pydantic models of a criterion file, strict about keys."""
 
 from __future__ import annotations
 
 import difflib
 import math
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -19,14 +15,16 @@ from pydantic import (
     PositiveInt,
     PrivateAttr,
     StrictBool,
-    ValidationError,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
+from harness.criteria import validation
+
 RULE_KINDS = ("min", "max", "range", "equals", "allclose")
-PROFILE_NAMES = ("full", "quick")
+ProfileName = Literal["full", "quick"]
+PROFILE_NAMES: tuple[str, ...] = get_args(ProfileName)  # the one place profile names are listed
 Identifier = Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
 _DOTTED = r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*"
 # ``a.b|a.c``: any one of the alternatives will do (older spellings such as core.transformer).
@@ -225,7 +223,7 @@ class Check(_Strict):
     partial: Partial | None = None
     # The profiles the check applies to (default: all). A check left out of the run's profile is
     # not judged, scores no points and does not appear in the report.
-    profiles: list[Literal["full", "quick"]] | None = Field(default=None, min_length=1)
+    profiles: list[ProfileName] | None = Field(default=None, min_length=1)
     points: float = Field(default=1.0, ge=0)
     visibility: Literal["visible", "hidden"] = "visible"
     explain: str | None = None
@@ -243,7 +241,7 @@ class Check(_Strict):
                 raise PydanticCustomError(
                     "artifact_fields", "scorer/artifact/labels/reference score a file the script wrote: "
                     "only for source: self-reported", {})
-            _check_scorer_inputs(self)
+            validation.scorer_inputs(self)
         if self.source == "self-reported" and self.points > 0 and self.trust != "self-reported":
             raise PydanticCustomError(
                 "trust", "a self-reported check earns points only with `trust: self-reported` (its number "
@@ -265,13 +263,13 @@ class Check(_Strict):
         if self.profiles is not None and len(set(self.profiles)) != len(self.profiles):
             raise _invalid(f"profiles lists a profile twice: {self.profiles}")
         if self.partial is not None:
-            _check_partial(self.partial.floor, self.rule, "rule")
+            validation.partial(self.partial.floor, self.rule, "rule")
             for profile, rule in self.profile_rules.items():
-                _check_partial(self.partial.floor, rule, f"profile_rules.{profile}")
+                validation.partial(self.partial.floor, rule, f"profile_rules.{profile}")
         if self.seeds is not None:
             for where, rule in [("rule", self.rule)] + [(f"profile_rules.{p}", r)
                                                         for p, r in self.profile_rules.items()]:
-                _check_seeds(rule, where)
+                validation.seeds(rule, where)
         return self
 
     def rule_for(self, profile: str) -> Rule:
@@ -280,48 +278,6 @@ class Check(_Strict):
     def applies_to(self, profile: str) -> bool:
         """Whether the check is judged in ``profile`` (every profile unless ``profiles`` says)."""
         return self.profiles is None or profile in self.profiles
-
-
-def _check_scorer_inputs(check: Check) -> None:
-    """An artifact check names its scorer and artifact, plus exactly what the scorer compares with:
-    ``labels`` (accuracy), a ``reference`` file (exact_match) or nothing (parse_rate)."""
-    from harness.scoring import SCORER_NEEDS  # the registry; imported late (scoring needs numpy)
-
-    needs = SCORER_NEEDS.get(check.scorer, "labels") if check.scorer else "labels"
-    required = ["scorer", "artifact"] + ([needs] if needs else [])
-    missing = [k for k in required if getattr(check, k) is None]
-    if missing:
-        raise PydanticCustomError(
-            "artifact_fields", "an artifact check needs {missing}", {"missing": ", ".join(missing)}
-        )
-    if check.scorer not in SCORER_NEEDS:
-        return  # unknown scorer: `harness validate` names it; no more to say about its inputs
-    extra = [k for k in ("labels", "reference") if k != needs and getattr(check, k) is not None]
-    if extra:
-        wants = {"labels": "held-out labels", "reference": "a reference file", None: "nothing"}[needs]
-        raise PydanticCustomError(
-            "artifact_fields", "scorer {scorer} compares with {wants}; remove {extra}",
-            {"scorer": check.scorer, "wants": wants, "extra": ", ".join(extra)},
-        )
-
-
-def _check_seeds(rule: Rule, where: str) -> None:
-    """A near miss needs a bound to be near: a min, max or range rule with a bound other than 0."""
-    if rule.kind not in ("min", "max", "range"):
-        raise _invalid(f"seeds needs a min, max or range rule (its margin is relative to the bound), "
-                       f"{where} is {rule.kind}")
-    bounds = rule.range if rule.kind == "range" else (getattr(rule, rule.kind),)
-    if not any(bounds):
-        raise _invalid(f"seeds: the margin is relative to the rule's bound, but the bound of {where} is 0")
-
-
-def _check_partial(floor: float, rule: Rule, where: str) -> None:
-    if rule.kind not in ("min", "max"):
-        raise _invalid(f"partial credit needs a min or max rule, {where} is {rule.kind}")
-    if rule.kind == "min" and not floor < rule.min:
-        raise _invalid(f"partial.floor {floor} must be below the min {rule.min} of {where}")
-    if rule.kind == "max" and not floor > rule.max:
-        raise _invalid(f"partial.floor {floor} must be above the max {rule.max} of {where}")
 
 
 class Criterion(_Strict):
@@ -333,7 +289,7 @@ class Criterion(_Strict):
     requires: list[ModuleName] = []
     datasets: list[Identifier] = []
     evidence: Identifier | None = None  # the host's evidence kit for this extra (harness/evidence)
-    profiles: dict[Literal["full", "quick"], Profile]
+    profiles: dict[ProfileName, Profile]
     checks: list[Check] = Field(min_length=1)
     _source: Path | None = PrivateAttr(default=None)  # the file it was loaded from
     _lines: dict = PrivateAttr(default_factory=dict)  # YAML path tuple -> line number
@@ -344,7 +300,7 @@ class Criterion(_Strict):
 
     def where(self, *loc) -> str:
         """``file:line: field`` of a YAML path, for errors found after loading (e.g. script missing)."""
-        return f"{_display_path(self._source)}:{_line_for(loc, self._lines)}: {_loc_text(loc)}"
+        return f"{display_path(self._source)}:{line_for(loc, self._lines)}: {loc_text(loc)}"
 
     @field_validator("profiles")
     @classmethod
@@ -401,177 +357,23 @@ class Criterion(_Strict):
         return self.max_score_for("full")
 
 
-# --- loading with line numbers -------------------------------------------------------------
+# --- where a YAML path is, for error messages ------------------------------------------------
 
-def _construct(node: yaml.Node, path: tuple, ctx: _LoadContext) -> Any:
-    """Build Python data from a composed YAML node, recording each path's 1-based line."""
-    ctx.lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        result = {}
-        for key_node, value_node in node.value:
-            key = ctx.loader.construct_object(key_node, deep=True)
-            if not isinstance(key, (str, int)):
-                ctx.problem(key_node, path, "keys must be plain names")
-                continue
-            if key in result:
-                ctx.problem(key_node, path + (key,), "duplicate key (remove one)")
-            result[key] = _construct(value_node, path + (key,), ctx)
-            ctx.lines[path + (key,)] = key_node.start_mark.line + 1
-        return result
-    if isinstance(node, yaml.SequenceNode):
-        return [_construct(item, path + (i,), ctx) for i, item in enumerate(node.value)]
-    return ctx.loader.construct_object(node, deep=True)
-
-
-class _LoadContext:
-    """Per-file state of the loader: the constructor, the line map and the problems found."""
-
-    def __init__(self, where: str):
-        self.where = where
-        self.loader = yaml.SafeLoader("")
-        self.lines: dict[tuple, int] = {}
-        self.problems: list[str] = []
-
-    def problem(self, node: yaml.Node, loc: tuple, message: str) -> None:
-        self.problems.append(f"{self.where}:{node.start_mark.line + 1}: {_loc_text(loc)}: {message}")
-
-
-def _loc_text(loc: tuple) -> str:
+def loc_text(loc: tuple) -> str:
     text = ""
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text or "(top level)"
 
 
-def _line_for(loc: tuple, lines: dict) -> int:
+def line_for(loc: tuple, lines: dict) -> int:
     for end in range(len(loc), -1, -1):
         if loc[:end] in lines:
             return lines[loc[:end]]
     return 1
 
 
-def _clean_loc(error: dict) -> tuple:
-    """Drop pydantic's union/literal tags from a location; add the unknown key itself."""
-    tags = [p for p in error["loc"] if isinstance(p, str) and ("[" in p or p.startswith("function"))]
-    loc = tuple(p for p in error["loc"] if p not in tags)
-    return loc
-
-
-def _message(error: dict, loc: tuple) -> str:
-    if error["type"] == "extra_forbidden":
-        key = str(loc[-1])
-        known = {name for model in _Strict.__subclasses__() for name in model.model_fields}
-        hint = difflib.get_close_matches(key, sorted(known), n=1)
-        return f"unknown key {key!r}" + (f" (did you mean {hint[0]!r}?)" if hint else " (remove it)")
-    if error["type"] == "string_pattern_mismatch":
-        field = next((p for p in reversed(loc) if isinstance(p, str)), "")
-        return f"{error['input']!r} is not valid here: expected {_PATTERN_HELP.get(field, 'another form')}"
-    return error["msg"].removeprefix("Value error, ")
-
-
-_IDENT_HELP = "lower-case letters, digits and _"
-_PATTERN_HELP = {
-    "id": _IDENT_HELP, "name": _IDENT_HELP, "datasets": _IDENT_HELP,
-    "requires": "dotted module names like tinytorch.core.layers (alternatives joined by |)",
-    "script": "a file name in extras/ ending in .py (no directories)",
-    "artifact": "a plain file name such as predictions.npy (no directories)",
-    "labels": "dataset:split, e.g. mnist:test",
-    "reference": "a plain .json file name in the secrets' references/, e.g. tinytalks_test_answers.json",
-}
-
-
-def load_criterion(path: Path, display: str | None = None) -> Criterion:
-    """Parse and validate one criteria file; raise CriteriaError with ``file:line: field: message``."""
-    where = display or str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except OSError as exc:
-        raise CriteriaError([f"{where}: cannot read: {exc.strerror}"]) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise CriteriaError([f"{where}{line}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
-    if node is None:
-        raise CriteriaError([f"{where}:1: file is empty; expected a mapping with id, title, script, ..."])
-    ctx = _LoadContext(where)
-    data = _construct(node, (), ctx)
-    lines, problems = ctx.lines, ctx.problems
-    if not isinstance(data, dict):
-        raise CriteriaError([f"{where}:1: expected a mapping at the top level, got {type(data).__name__}"])
-    try:
-        criterion = Criterion.model_validate(data)
-    except ValidationError as exc:
-        for error in exc.errors():
-            loc = _clean_loc(error)
-            problems.append(f"{where}:{_line_for(loc, lines)}: {_loc_text(loc)}: {_message(error, loc)}")
-        raise CriteriaError(_dedupe(problems)) from None
-    if criterion.id != Path(path).stem:
-        problems.append(f"{where}:{lines.get(('id',), 1)}: id: {criterion.id!r} must equal the file name "
-                        f"stem {Path(path).stem!r} (rename the file or the id)")
-    if problems:
-        raise CriteriaError(problems)
-    criterion = _with_secret_thresholds(criterion)
-    criterion._source = Path(path)
-    criterion._lines = lines
-    return criterion
-
-
-def _with_secret_thresholds(criterion: Criterion) -> Criterion:
-    """The criterion with the instructor's ``thresholds.yaml`` overrides (rule, profile_rules,
-    partial) applied to its checks; the public file keeps the sample values."""
-    from harness.evidence.secrets import SecretsError, active_secrets
-
-    try:
-        secrets = active_secrets()
-        overrides = secrets.thresholds().get(criterion.id)
-    except SecretsError as exc:
-        raise CriteriaError([str(exc)]) from None
-    if not overrides:
-        return criterion
-    where = f"{secrets.root / 'thresholds.yaml'}: {criterion.id}"
-    by_name = {c.name: c for c in criterion.checks}
-    problems, checks = [], dict(by_name)
-    for name, spec in overrides.items():
-        if name not in by_name:
-            problems.append(f"{where}: no check named {name!r} (checks: {', '.join(by_name)})")
-            continue
-        if not isinstance(spec, dict) or set(spec) - {"rule", "profile_rules", "partial"}:
-            problems.append(f"{where}.{name}: only rule, profile_rules and partial can be overridden")
-            continue
-        try:
-            checks[name] = Check.model_validate({**by_name[name].model_dump(exclude_none=True), **spec})
-        except ValidationError as exc:
-            problems += [f"{where}.{name}: {_loc_text(_clean_loc(e))}: {e['msg']}" for e in exc.errors()]
-    if problems:
-        raise CriteriaError(problems)
-    return criterion.model_copy(update={"checks": [checks[c.name] for c in criterion.checks]})
-
-
-def _dedupe(items: list[str]) -> list[str]:
-    return list(dict.fromkeys(items))
-
-
-def load_all(criteria_dir: Path, files: list[Path] | None = None) -> dict[str, Criterion]:
-    """Load every ``*.yaml`` (or just ``files``); collect all problems before raising."""
-    criteria_dir = Path(criteria_dir)
-    paths = sorted(files) if files else sorted(criteria_dir.glob("*.yaml"))
-    loaded: dict[str, Criterion] = {}
-    problems: list[str] = []
-    for path in paths:
-        display = _display_path(path)
-        try:
-            criterion = load_criterion(path, display)
-        except CriteriaError as exc:
-            problems.extend(exc.problems)
-            continue
-        loaded[criterion.id] = criterion
-    if problems:
-        raise CriteriaError(problems)
-    return loaded
-
-
-def _display_path(path: Path) -> str:
+def display_path(path: Path) -> str:
     try:
         return str(Path(path).resolve().relative_to(Path.cwd()))
     except ValueError:
