@@ -21,11 +21,11 @@ from harness.evidence import EvidenceProblem
 from harness.evidence import diagnosis as dx
 from harness.evidence.arrays import load_evidence, write_inputs
 from harness.evidence.secrets import active_secrets
-from harness.outfiles import remove_tree
+from harness.judging.outfiles import remove_tree
+from harness.judging.verdicts import printable
 from harness.provenance import tree_hash
 from harness.report.model import Diagnosis, ExtraResult
 from harness.runners.base import Budget, Job, Runner, RunResult
-from harness.verdict import printable
 
 DIAGNOSED = ("failed", "crashed", "timeout", "out_of_memory")
 BUDGET = Budget(wall_seconds=60, memory_mib=1024, cpus=1, pids=64, out_mib=16)

@@ -19,12 +19,12 @@ from harness.criteria import Criterion
 from harness.evidence.runs import EvidenceRun, prepare_run
 from harness.evidence.secrets import active_secrets
 from harness.executors import Executor, ThreadPool
-from harness.outfiles import remove_tree
+from harness.judging.outfiles import remove_tree
+from harness.judging.scorers import ScoringUnavailable
+from harness.judging.verdicts import judge, missing_modules
 from harness.provenance import combined_hash, criterion_file_hash, machine_info, tree_hash
 from harness.report.model import ExtraResult, Provenance, Report, SubmissionResult, WallBudget, worst
 from harness.runners.base import Budget, Job, Runner, RunResult
-from harness.scoring import ScoringUnavailable
-from harness.verdict import judge, missing_modules
 
 DEFAULT_SEED = 1337
 

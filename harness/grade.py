@@ -21,7 +21,7 @@ from harness.executors import Executor, ThreadPool
 from harness.report.model import ExtraResult, Report, SubmissionResult
 from harness.runners.base import Runner
 from harness.submissions import ResolvedSubmission
-from harness.verdict import judge
+from harness.judging.verdicts import judge
 
 
 @dataclass

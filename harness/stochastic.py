@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from harness.criteria import Check, Criterion, Rule
+from harness.judging.verdicts import checks_outcome
 from harness.report.model import CheckResult, ExtraResult, SeedRun, SeedRuns
-from harness.verdict import checks_outcome
 
 RUN_FAILURES = ("timeout", "out_of_memory", "crashed", "not_gradable")
 

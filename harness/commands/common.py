@@ -152,8 +152,8 @@ def select(criteria: dict[str, Criterion], names: list[str], everything: bool) -
 
 def cross_check(criterion: Criterion, extras_dir: Path) -> list[str]:
     """Problems only visible beside the YAML: a missing script, an unknown scorer or dataset."""
-    from harness.scoring import SCORERS
-    from harness.verdict import references_dir
+    from harness.judging.scorers import SCORERS
+    from harness.judging.verdicts import references_dir
 
     problems = []
     if not (Path(extras_dir) / criterion.script).is_file():

@@ -18,7 +18,7 @@ def invalid(message: str) -> PydanticCustomError:
 def scorer_inputs(check: Check) -> None:
     """An artifact check names its scorer and artifact, plus exactly what the scorer compares with:
     ``labels`` (accuracy), a ``reference`` file (exact_match) or nothing (parse_rate)."""
-    from harness.scoring import SCORER_NEEDS  # the registry; imported late (scoring needs numpy)
+    from harness.judging.scorers import SCORER_NEEDS  # the registry; imported late (scoring needs numpy)
 
     needs = SCORER_NEEDS.get(check.scorer, "labels") if check.scorer else "labels"
     required = ["scorer", "artifact"] + ([needs] if needs else [])

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.outfiles import OutFileError, read_capped
+from harness.judging.outfiles import OutFileError, read_capped
 
 from . import EvidenceProblem
 

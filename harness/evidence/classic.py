@@ -220,7 +220,7 @@ def mlp_forward(w: Arrays, x: np.ndarray) -> np.ndarray:
 
 def _heldout(name: str, split: str):
     from harness.datasets import heldout_split
-    from harness.scoring import ScoringUnavailable
+    from harness.judging.scorers import ScoringUnavailable
 
     try:
         return heldout_split(name, split)

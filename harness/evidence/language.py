@@ -78,7 +78,7 @@ RECALL_SAMPLE = 84  # training questions asked back (extras/01_tinytalks.py)
 
 
 def _answer_key() -> list[str]:
-    from harness.scoring import ScoringUnavailable, load_reference
+    from harness.judging.scorers import ScoringUnavailable, load_reference
 
     from .secrets import active_secrets
 
@@ -92,7 +92,7 @@ def _answer_key() -> list[str]:
 
 
 def score_tinytalks(evidence: Arrays, prepared: Prepared, profile: str) -> dict[str, HostValue]:
-    from harness.scoring import normalise_text
+    from harness.judging.scorers import normalise_text
 
     lm = helper("lm")
     cfg = lm.TINYTALKS_CONFIG[profile]
@@ -128,7 +128,7 @@ CODEBOT_METRICS = ("heldout_next_char_accuracy", "parse_rate")
 
 
 def score_codebot(evidence: Arrays, prepared: Prepared, profile: str) -> dict[str, HostValue]:
-    from harness.scoring import parse_rate
+    from harness.judging.scorers import parse_rate
 
     lm = helper("lm")
     cfg = lm.CODEBOT_CONFIG[profile]

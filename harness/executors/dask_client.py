@@ -29,7 +29,7 @@ from pathlib import Path
 
 from harness import __version__
 from harness.criteria import Criterion
-from harness.outfiles import OutProblem
+from harness.judging.outfiles import OutProblem
 from harness.provenance import tree_hash
 from harness.runners.base import Job, RunResult
 from harness.runners.docker.out import NoTarStream

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from harness import __version__
-from harness.outfiles import remove_tree
+from harness.judging.outfiles import remove_tree
 from harness.provenance import tree_hash
 from harness.runners.base import Budget, Job, Runner, RunResult
 from harness.runners.local.watchdog import remove_dir

@@ -15,10 +15,10 @@ import re
 import statistics
 from pathlib import Path
 
+from harness.judging.verdicts import printable
 from harness.report.model import VERDICT_PRECEDENCE, ExtraResult, Report, SubmissionResult
 from harness.report.notes import budget_note
 from harness.report.writer import atomic_write_text
-from harness.verdict import printable
 
 FILENAME = "report.html"
 COLORS = {"passed": "#2e7d32", "failed": "#c62828", "timeout": "#b7791f", "out_of_memory": "#dd6b20",

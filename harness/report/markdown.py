@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from harness.judging.verdicts import printable
 from harness.report.model import ExtraResult, Report, SubmissionResult
 from harness.report.notes import notes
 from harness.report.writer import atomic_write_text
-from harness.verdict import printable
 
 ICONS = {"passed": "✅", "failed": "❌", "timeout": "⏱️", "out_of_memory": "💾", "crashed": "💥",
          "not_gradable": "⚪"}

@@ -22,9 +22,9 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from harness.judging.verdicts import printable
 from harness.report.model import ExtraResult, Report
 from harness.report.notes import diagnosis_note, notes
-from harness.verdict import printable
 
 STYLES = {"passed": "green", "failed": "red", "timeout": "yellow", "out_of_memory": "yellow",
           "crashed": "magenta", "not_gradable": "dim"}

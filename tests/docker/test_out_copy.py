@@ -9,7 +9,7 @@ import tarfile
 
 import pytest
 
-from harness.outfiles import MAX_OUT_DEPTH, MAX_OUT_ENTRIES, OutProblem
+from harness.judging.outfiles import MAX_OUT_DEPTH, MAX_OUT_ENTRIES, OutProblem
 from harness.runners.docker.out import NoTarStream, extract_out
 
 

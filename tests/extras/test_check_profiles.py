@@ -7,8 +7,8 @@ import json
 import pytest
 
 from harness.criteria import CriteriaError, load_criterion
+from harness.judging.verdicts import judge
 from harness.runners.base import RunResult
-from harness.verdict import judge
 
 HEAD = """id: x
 title: t

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from harness.criteria import CriteriaError, load_criterion
-from harness.scoring import ArtifactProblem, ScoringUnavailable, score_artifact
+from harness.judging.scorers import ArtifactProblem, ScoringUnavailable, score_artifact
 from tests.extras.conftest import REPO
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from harness.evidence import diagnosis as dx
-from harness.metrics_parser import parse_metrics
+from harness.judging.metrics import parse_metrics
 from harness.report import feedback, gradescope, html, markdown
 from harness.report.model import Diagnosis, ExtraResult, Report
 

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from harness.metrics_parser import parse_metrics
-from harness.scoring import load_artifact
+from harness.judging.metrics import parse_metrics
+from harness.judging.scorers import load_artifact
 from tests.harness.conftest import REPO
 
 

@@ -12,7 +12,7 @@ import resource
 import numpy as np
 import pytest
 
-from harness import scoring
+from harness.judging import scorers as scoring
 from tests.harness.conftest import REPORT, FakeProject, budget
 
 TRUSTED = {"source": "self-reported", "trust": "self-reported"}  # a file the script wrote

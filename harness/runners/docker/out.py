@@ -1,7 +1,7 @@
 """Unpack a container's /out from a tar stream: size-capped, plain files and directories only.
 
 Two kinds of failure: an ``OutProblem`` is what the script left in /out (over the size cap, past
-the limits of ``harness.outfiles``, a name the host cannot hold), the submission's fault; a
+the limits of ``harness.judging.outfiles``, a name the host cannot hold), the submission's fault; a
 ``NoTarStream`` means the finishing step sent no usable tar at all (it could not start or was
 killed), which says nothing about the script's output.
 """
@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
-from harness.outfiles import OutProblem, check_out_path, shown_path
+from harness.judging.outfiles import OutProblem, check_out_path, shown_path
 
 _SPOOL_IN_MEMORY = 8 * 1024 * 1024
 # Errors of the host itself while writing the copy: the harness's trouble, not the script's.

@@ -37,7 +37,7 @@ import time
 import uuid
 from pathlib import Path, PurePosixPath
 
-from harness.outfiles import OutProblem
+from harness.judging.outfiles import OutProblem
 from harness.runners.base import Job, RunResult
 from harness.runners.capture import CappedText
 from harness.runners.docker import cleanup as docker_cleanup

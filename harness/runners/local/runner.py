@@ -11,7 +11,7 @@ budget") and does not apply to root at all, so it is not set there: as root noth
 bomb. RLIMIT_AS limits address space, not resident memory: a budget of N MiB is N MiB of virtual
 memory, the stricter of the two.
 
-After the run, the ``/out`` tree is checked against the limits of ``harness.outfiles`` (a tree
+After the run, the ``/out`` tree is checked against the limits of ``harness.judging.outfiles`` (a tree
 past them is the submission's failure, and is removed at once), and the work directory and
 ``/out`` are removed with ``remove_tree``, which no depth or permission trick defeats.
 
@@ -33,7 +33,7 @@ import threading
 import time
 from pathlib import Path
 
-from harness.outfiles import out_tree_problem, remove_tree
+from harness.judging.outfiles import out_tree_problem, remove_tree
 from harness.runners.base import Job, RunResult
 from harness.runners.capture import CappedReader
 from harness.runners.environment import sandbox_env

@@ -29,7 +29,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from harness import outfiles
+from harness.judging import outfiles
 
 _OUTFILES = outfiles.__file__
 

@@ -16,11 +16,11 @@ from pathlib import Path
 from harness.criteria import Check, Criterion, fmt_number
 from harness.evidence import EvidenceProblem
 from harness.evidence.kit import HostValue, Measured
-from harness.metrics_parser import ParsedMetrics, parse_metrics
+from harness.judging.metrics import ParsedMetrics, parse_metrics
+from harness.judging.scorers import ArtifactProblem, ScoringUnavailable, score_artifact
 from harness.report.model import CheckResult, ExtraResult, RunInfo, WallBudget, worst
 from harness.runners.base import RunResult
 from harness.sandbox_imports import explain_missing_module
-from harness.scoring import ArtifactProblem, ScoringUnavailable, score_artifact
 
 TAIL_CHARS = 4000
 # Control characters but tab, newline and carriage return: in a script's output they could move a

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from harness.outfiles import OutFileError, read_capped
+from harness.judging.outfiles import OutFileError, read_capped
 
 MAX_ARTIFACT_BYTES = 64 * 1024 * 1024
 MAX_REFERENCE_BYTES = 16 * 1024 * 1024

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.outfiles import MissingOutFile, OutFileError, read_capped
+from harness.judging.outfiles import MissingOutFile, OutFileError, read_capped
 
 METRICS_FILE = "metrics.jsonl"
 MAX_BYTES = 1024 * 1024
