@@ -3,7 +3,8 @@
 One JSON file per (submission, extra), written atomically (temporary file, fsync, rename) the
 moment the job is judged: an interrupted batch loses only the jobs still running. A file is
 reused only when everything the result depends on is unchanged (``CacheKey``); anything else
-(an edited criterion or script, another image, profile or seed, a corrupt file) is a miss.
+(an edited module the extra can import, an edited criterion or script, another image, profile or
+seed, a corrupt file, a file of an older format) is a miss.
 """
 
 from __future__ import annotations
@@ -20,14 +21,20 @@ from harness.provenance import combined_hash, criterion_file_hash, file_hash, tr
 from harness.report.model import ExtraResult
 from harness.report.writer import atomic_write_text
 
-CACHE_FORMAT = 1
+# 2: the key's code_hash covers only the files the extra can import (format 1 hashed the package).
+CACHE_FORMAT = 2
 
 
 @dataclass(frozen=True)
 class CacheKey:
-    """Everything one extra's result depends on."""
+    """Everything one extra's result depends on.
 
-    submission_hash: str  # tree hash of the submission's tinytorch/
+    ``code_hash`` is the hash of the submission's files the extra can import: the static import
+    closure of its criterion's ``requires`` in the package (``harness.import_closure``), or the
+    whole ``tinytorch/`` tree hash when that closure cannot be trusted (dynamic imports, a file that
+    does not parse, data files in the package). Reports keep the whole-package hash."""
+
+    code_hash: str  # harness.import_closure.PackageImports.hash(criterion.requires)
     criterion_hash: str  # criterion file + answer keys, its script, the extras' helpers, harness version
     backend: str  # backend name and image id
     profile: str

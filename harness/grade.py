@@ -1,9 +1,10 @@
 """Batch grading: every extra for every submission, through the same engine as ``harness check``.
 
 Finished (submission, extra) results are cached the moment they are judged (``harness.cache``),
-so a rerun only runs what is missing or out of date; ``force`` regrades everything. Hidden
-checks always run here: the gradebook is the instructor's. A submission that could not be
-resolved (its ``problem``) runs nothing: every extra is ``not_gradable`` with that reason.
+so a rerun only runs what is missing or out of date (an edited module reruns only the extras that
+can import it); ``force`` regrades everything. Hidden checks always run here: the gradebook is the
+instructor's. A submission that could not be resolved (its ``problem``) runs nothing: every extra
+is ``not_gradable`` with that reason.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from harness.calibrate import budget_still_holds
 from harness.criteria import Criterion
 from harness.engine import Engine, Task, build_task, make_provenance, make_report
 from harness.executors import Executor, ThreadPool
+from harness.import_closure import PackageImports
+from harness.judging.verdicts import judge
 from harness.report.model import ExtraResult, Report, SubmissionResult
 from harness.runners.base import Runner
 from harness.submissions import ResolvedSubmission
-from harness.judging.verdicts import judge
 
 
 @dataclass
@@ -54,14 +56,23 @@ class Plan:
 
 def plan(submissions: list[ResolvedSubmission], criteria: list[Criterion], *, runner: Runner,
          extras_dir: Path, cache: ResultCache, profile: str, seed: int, force: bool = False) -> Plan:
-    """Look every (submission, criterion) pair up in the cache; the misses become tasks."""
+    """Look every (submission, criterion) pair up in the cache; the misses become tasks.
+
+    A pair's key holds the hash of only the submission's files its extra can import (the closure of
+    the criterion's ``requires``, ``harness.import_closure``), computed once per (submission,
+    requires): editing a module reruns just the extras that can reach it."""
     backend = backend_identity(runner)
     crit_hashes = {c.id: criterion_hash(c, extras_dir, __version__) for c in criteria}
     batch = Plan(submissions, criteria, profile, seed, keys={}, cached={}, tasks=[])
     for sub in (s for s in submissions if s.problem is None):
+        package = PackageImports(sub.submission.root / "tinytorch")
+        code_hashes: dict[tuple[str, ...], str] = {}
         for crit in criteria:
             pair = (sub.name, crit.id)
-            batch.keys[pair] = CacheKey(sub.hash, crit_hashes[crit.id], backend, profile, seed)
+            requires = tuple(crit.requires)
+            if requires not in code_hashes:
+                code_hashes[requires] = package.hash(requires)
+            batch.keys[pair] = CacheKey(code_hashes[requires], crit_hashes[crit.id], backend, profile, seed)
             task = build_task(sub.submission, crit, profile, seed, extras_dir)
             hit = None if force else cache.load(sub.name, crit.id, batch.keys[pair])
             if hit is not None and budget_still_holds(hit.run, task.wall):  # budgets move with calibration

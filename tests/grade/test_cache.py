@@ -18,7 +18,7 @@ def test_store_then_load_round_trips_only_for_the_same_key(tmp_path):
     path = cache.store("bob", "mnist_mlp", KEY, extra)
     assert path == tmp_path / "bob" / "mnist_mlp.json"
     assert cache.load("bob", "mnist_mlp", KEY) == extra
-    for field, other in (("submission_hash", "sha256:edited"), ("criterion_hash", "sha256:new"),
+    for field, other in (("code_hash", "sha256:edited"), ("criterion_hash", "sha256:new"),
                          ("backend", "docker:sha256:other"), ("profile", "full"), ("seed", 7)):
         assert cache.load("bob", "mnist_mlp", dataclasses.replace(KEY, **{field: other})) is None, field
     assert cache.load("alice", "mnist_mlp", KEY) is None
