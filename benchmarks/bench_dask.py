@@ -31,9 +31,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.bench_harness import TRIVIAL, make_project  # noqa: E402
-from harness.engine import run_checks  # noqa: E402
 from harness.executors import ThreadPool  # noqa: E402
 from harness.executors.dask_client import DaskExecutor  # noqa: E402
+from harness.pipeline import run_checks  # noqa: E402
 from harness.runners.local import LocalRunner  # noqa: E402
 
 

@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from harness.commands.common import load_criteria  # noqa: E402
-from harness.engine import Submission, _with_datasets, build_task  # noqa: E402
+from harness.engine import Submission, _with_datasets, build_task, resolve_submission  # noqa: E402
 from harness.evidence.runs import prepare_run  # noqa: E402
 from harness.paths import CRITERIA_DIR, EXTRAS_DIR  # noqa: E402
 from harness.runners.local import LocalRunner  # noqa: E402
@@ -31,7 +31,7 @@ def measure(criterion, profile: str, submission: Submission, seed: int) -> dict:
     task = build_task(submission, criterion, profile, seed, EXTRAS_DIR)
     job = _with_datasets(task.job, criterion.datasets)
     started = time.perf_counter()
-    evidence = prepare_run(criterion, profile, submission.root, seed)
+    evidence = prepare_run(criterion, profile, submission.hash, seed)
     prepared = time.perf_counter() - started
     job = dataclasses.replace(job, inputs=evidence.inputs_dir, phases=evidence.sealed_dir)
     run = LocalRunner().run(job)
@@ -52,7 +52,7 @@ def main() -> int:
     parser.add_argument("--extra", action="append", help="only these extras (repeatable)")
     parser.add_argument("--seed", type=int, default=1337)
     args = parser.parse_args()
-    submission = Submission(name="reference", root=REPO)
+    submission = resolve_submission(REPO, "reference")
     criteria = [c for c in load_criteria(CRITERIA_DIR).values()
                 if c.evidence and (not args.extra or c.id in args.extra)]
     print(f"profile {args.profile}, local backend, reference package, one job at a time")

@@ -25,10 +25,11 @@ sys.path.insert(0, str(REPO))
 
 from harness import backends  # noqa: E402
 from harness.cache import ResultCache  # noqa: E402
-from harness.commands.common import load_criteria, preflight_datasets  # noqa: E402
+from harness.commands.common import load_criteria  # noqa: E402
 from harness.commands.grade import GRADE_FORMATS  # noqa: E402
-from harness.grade import execute, plan  # noqa: E402
+from harness.executors import ThreadPool  # noqa: E402
 from harness.paths import CRITERIA_DIR, EXTRAS_DIR  # noqa: E402
+from harness.pipeline import Pipeline, preflight_datasets  # noqa: E402
 from harness.report.formats import write_formats  # noqa: E402
 from harness.submissions import resolve_submissions  # noqa: E402
 
@@ -58,11 +59,10 @@ def timed_batch(submissions_dir: Path, criteria_dir: Path, extras_dir: Path, out
     start, cpu = time.perf_counter(), child_cpu_seconds()
     criteria = list(load_criteria(criteria_dir).values())
     subs = resolve_submissions([submissions_dir], out / "cache" / "submissions")
-    runner = backends.create(args.backend)
     cache = ResultCache(out / "cache" / "results")
-    batch = plan(subs, criteria, runner=runner, extras_dir=extras_dir, cache=cache, profile=args.profile,
-                 seed=1337)
-    outcome = execute(batch, runner=runner, cache=cache, jobs=args.jobs)
+    pipeline = Pipeline(criteria, ThreadPool(backends.create(args.backend), args.jobs), extras_dir,
+                        profile=args.profile, seed=1337, include_hidden=True, cache=cache)
+    outcome = pipeline.grade(subs)
     write_formats(outcome.report, out, GRADE_FORMATS.split(","))
     return {"seconds": time.perf_counter() - start, "cpu": child_cpu_seconds() - cpu,
             "submissions": len(subs), "extras": len(criteria), "executed": len(outcome.executed),

@@ -24,7 +24,8 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from harness.criteria import load_all  # noqa: E402
-from harness.engine import Submission, run_checks  # noqa: E402
+from harness.engine import Submission  # noqa: E402
+from harness.pipeline import run_checks  # noqa: E402
 from harness.runners.local import LocalRunner  # noqa: E402
 
 TRIVIAL = textwrap.dedent("""\

@@ -1,7 +1,8 @@
-"""From criteria and submissions to a Report: build jobs, run them in parallel, judge on the host.
+"""One (submission, extra) pair from task to judged result, and the report built from results.
 
-``harness check`` and ``harness grade`` both call ``run_checks``; it never raises for what a
-script does, and every (submission, extra) pair ends up in the report with a verdict.
+``harness.pipeline.Pipeline`` drives it for every command: ``build_task`` makes a pair's job,
+``Engine.run_task`` runs and judges it (never raising for what a script does), ``make_report``
+assembles the canonical report.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import dataclasses
 import datetime
 import os
 import stat
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,6 @@ from harness import __version__, calibrate, diagnose, stochastic
 from harness.criteria import Criterion
 from harness.evidence.runs import EvidenceRun, prepare_run
 from harness.evidence.secrets import active_secrets
-from harness.executors import Executor, ThreadPool
 from harness.judging.outfiles import remove_tree
 from harness.judging.scorers import ScoringUnavailable
 from harness.judging.verdicts import judge, missing_modules
@@ -37,6 +37,7 @@ class SubmissionError(ValueError):
 class Submission:
     name: str
     root: Path  # the directory that contains the ``tinytorch/`` package
+    hash: str = ""  # tree hash of ``tinytorch/``, computed once when the submission is resolved
 
 
 def resolve_submission(path: Path, name: str | None = None) -> Submission:
@@ -56,7 +57,7 @@ def resolve_submission(path: Path, name: str | None = None) -> Submission:
         )
     check_package(root / "tinytorch")
     root = root.resolve()
-    return Submission(name=name or root.name, root=root)
+    return Submission(name=name or root.name, root=root, hash=tree_hash(root / "tinytorch"))
 
 
 def _raise(error: OSError) -> None:
@@ -165,7 +166,7 @@ class Engine:
         """One run of ``job`` (with its seed's evidence inputs, drawn here and removed after), judged."""
         crit, profile, root, wall = task.criterion, job.profile, task.submission.root, task.wall
         try:
-            evidence = prepare_run(crit, profile, root, job.seed)
+            evidence = prepare_run(crit, profile, task.submission.hash, job.seed)
         except Exception as exc:  # the host's secrets or kit failed, not the student
             reason = f"infrastructure error: could not prepare the run's evidence inputs: {exc}"
             return judge(crit, profile, None, root, self.include_hidden, skipped=reason, wall=wall)
@@ -213,7 +214,7 @@ class Engine:
 
 def summarize(submission: Submission, extras: list[ExtraResult]) -> SubmissionResult:
     return SubmissionResult(
-        name=submission.name, path=str(submission.root), hash=tree_hash(submission.root / "tinytorch"),
+        name=submission.name, path=str(submission.root), hash=submission.hash,
         score=round(sum(e.score for e in extras), 4), max_score=round(sum(e.max_score for e in extras), 4),
         status=worst(e.verdict for e in extras), extras=extras,
     )
@@ -245,26 +246,3 @@ def make_report(submissions: list[Submission], criteria: list[Criterion],
         provenance=provenance,
         submissions=[summarize(s, [results[(s.name, c.id)] for c in criteria]) for s in submissions],
     )
-
-
-def run_checks(criteria: list[Criterion], submissions: list[Submission], *, runner: Runner,
-               extras_dir: Path, profile: str = "full", seed: int = DEFAULT_SEED, jobs: int = 1,
-               include_hidden: bool = False,
-               on_result: Callable[[Task, ExtraResult], None] | None = None,
-               executor: Executor | None = None) -> Report:
-    """Run every criterion against every submission and return the canonical report.
-
-    ``executor`` (``harness.executors``) decides where the runs happen; by default ``jobs``
-    threads on ``runner``."""
-    names = [s.name for s in submissions]
-    if len(set(names)) != len(names):
-        raise SubmissionError(f"submission names must be unique, got {sorted(names)}")
-    tasks = [build_task(s, c, profile, seed, extras_dir) for s in submissions for c in criteria]
-    executor = executor or ThreadPool(runner, jobs)
-    engine = Engine(executor.runner, include_hidden)
-    results = executor.map(tasks, engine.run_task, expected_seconds=lambda t: t.expected_seconds,
-                           on_error=engine.on_error, on_result=on_result, cancel=engine.cancel)
-    by_pair = {(t.submission.name, t.criterion.id): r for t, r in zip(tasks, results, strict=True)}
-    provenance = make_provenance(criteria, executor.runner, profile=profile, seed=seed,
-                                 include_hidden=include_hidden)
-    return make_report(submissions, criteria, by_pair, provenance)

@@ -1,10 +1,13 @@
 """A pytest plugin: criteria/*.yaml collected as test items, one per extra (opt-in with --harness).
 
     pytest --harness criteria/ [--harness-tinytorch PATH] [--harness-backend local] [-n 2]
+           [--harness-dask-scheduler tcp://HOST:8786]
 
 Like pytest's documented YAML example: a ``pytest.File`` per criteria file yields one item per
-extra; the item runs the extra through the same engine as ``harness check``. A failing verdict
-fails the test with the check table; ``not_gradable`` skips it with the reason.
+extra; the item grades the extra through the same pipeline as ``harness check``
+(``harness.pipeline``, here or on a Dask cluster). A failing verdict fails the test with the check
+table; ``not_gradable``, or a backend, dataset or cluster that is not available, skips it with the
+reason.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ import pytest
 
 from harness import backends
 from harness.criteria import PROFILE_NAMES, CriteriaError, Criterion, load_criterion
-from harness.engine import DEFAULT_SEED, Engine, build_task, resolve_submission
+from harness.engine import resolve_submission
 from harness.paths import EXTRAS_DIR, REFERENCE_SUBMISSION
+from harness.pipeline import Pipeline, PipelineUnavailable, resolved
 from harness.report.model import ExtraResult
 
 
@@ -29,6 +33,8 @@ def pytest_addoption(parser) -> None:
     group.addoption("--harness-profile", default="quick", choices=PROFILE_NAMES)
     group.addoption("--harness-extras-dir", default=str(EXTRAS_DIR), metavar="DIR")
     group.addoption("--harness-hidden", action="store_true", help="also run hidden checks")
+    group.addoption("--harness-dask-scheduler", default=None, metavar="tcp://HOST:PORT",
+                    help="run each extra on this Dask cluster's workers (docs/distributed.md)")
 
 
 def pytest_collect_file(parent, file_path: Path):
@@ -62,14 +68,17 @@ class ExtraItem(pytest.Item):
 
     def runtest(self) -> None:
         option = self.config.getoption
-        try:
-            runner = backends.create(option("harness_backend"))
-        except backends.BackendUnavailable as exc:
-            pytest.skip(str(exc))
         submission = resolve_submission(Path(option("harness_tinytorch")))
-        task = build_task(submission, self.criterion, option("harness_profile"), DEFAULT_SEED,
-                          Path(option("harness_extras_dir")))
-        result = Engine(runner, include_hidden=option("harness_hidden")).run_task(task)
+        try:
+            pipeline = Pipeline.open([self.criterion], backend=option("harness_backend"),
+                                     profile=option("harness_profile"), jobs=1,
+                                     dask_scheduler=option("harness_dask_scheduler"),
+                                     extras_dir=Path(option("harness_extras_dir")),
+                                     include_hidden=option("harness_hidden"))
+        except PipelineUnavailable as exc:
+            pytest.skip(str(exc))
+        with pipeline:
+            result = pipeline.grade([resolved(submission)]).report.submissions[0].extras[0]
         if result.verdict == "not_gradable":
             pytest.skip(result.reason)
         if result.verdict != "passed":

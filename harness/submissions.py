@@ -741,7 +741,8 @@ def _resolve_one(path: Path, name: str, cache_dir: Path, limits: ArchiveLimits) 
     else:
         raise SubmissionError(f"{path}: neither a folder, an archive ({', '.join(ARCHIVE_SUFFIXES)}) nor a "
                               "git repository; pass the submission's folder or archive")
-    return ResolvedSubmission(Submission(name=name, root=dest), path, tree_hash(dest / "tinytorch"))
+    digest = tree_hash(dest / "tinytorch")
+    return ResolvedSubmission(Submission(name=name, root=dest, hash=digest), path, digest)
 
 
 def _resolve_or_refuse(path: Path, cache_dir: Path, limits: ArchiveLimits) -> ResolvedSubmission:

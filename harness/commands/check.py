@@ -14,7 +14,7 @@ from harness.commands.common import (
     add_location_args,
     load_criteria,
     note_speed,
-    open_executor,
+    open_pipeline,
     report_formats,
     require_valid,
     select,
@@ -22,6 +22,7 @@ from harness.commands.common import (
 from harness.criteria import PROFILE_NAMES
 from harness.executors import ClusterLost
 from harness.paths import EXIT_FAILED, EXIT_INFRA, EXIT_OK, REFERENCE_SUBMISSION
+from harness.pipeline import resolved
 from harness.report import terminal
 from harness.report.formats import FORMATS, write_formats
 
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     except engine.SubmissionError as exc:
         raise CommandError(str(exc)) from None
     note_speed(selected, args.profile, args.quiet)
-    executor = open_executor(args.backend, selected, args.profile, args.jobs, args.dask_scheduler)
+    pipeline = open_pipeline(selected, args, include_hidden=args.hidden)
     if args.backend == "local" and not args.quiet:
         who = "as you" if args.dask_scheduler is None else "on the Dask workers as their user"
         print(f"harness: local backend: scripts run {who}, without isolation (not a security boundary)",
@@ -71,12 +72,10 @@ def run(args: argparse.Namespace) -> int:
 
     console = terminal.make_console()
     try:
-        with executor, terminal.JobProgress(console, total=len(selected), quiet=args.quiet) as progress:
-            report = engine.run_checks(
-                selected, [submission], runner=executor.runner, extras_dir=args.extras_dir,
-                profile=args.profile, seed=args.seed, jobs=1, include_hidden=args.hidden, executor=executor,
-                on_result=lambda task, result: progress.finished(task.job.job_id, result),
-            )
+        with pipeline, terminal.JobProgress(console, total=len(selected), quiet=args.quiet) as progress:
+            report = pipeline.grade(
+                [resolved(submission)],
+                on_result=lambda task, result: progress.finished(task.job.job_id, result)).report
     except ClusterLost as exc:
         raise CommandError(f"{exc}; the check stopped: rerun it once the scheduler is back",
                            EXIT_INFRA) from None

@@ -1,4 +1,4 @@
-"""Helpers shared by the subcommands: location options, loading criteria, the backend, CommandError."""
+"""Helpers shared by the subcommands: location options, loading criteria, the pipeline, CommandError."""
 
 from __future__ import annotations
 
@@ -6,11 +6,9 @@ import argparse
 import difflib
 from pathlib import Path
 
-from harness import backends
 from harness.criteria import CriteriaError, Criterion, load_all
-from harness.paths import CRITERIA_DIR, EXIT_INFRA, EXIT_USAGE, EXTRAS_DIR
-from harness.runners.base import Runner
-from harness.scheduler import default_jobs
+from harness.paths import CRITERIA_DIR, EXIT_USAGE, EXTRAS_DIR
+from harness.pipeline import Pipeline, PipelineUnavailable
 
 
 class CommandError(Exception):
@@ -65,60 +63,22 @@ def require_valid(criteria: list[Criterion], extras_dir: Path) -> None:
         raise CommandError("invalid criteria:\n  " + "\n  ".join(problems))
 
 
-def preflight_datasets(selected: list[Criterion]) -> None:
-    """Every dataset the selected extras need, ready on the host; else exit 3 with the fix."""
-    needed = sorted({d for c in selected for d in c.datasets})
-    if not needed:
-        return
-    try:
-        from harness.datasets import DatasetError, sandbox_view
-    except ImportError as exc:
-        raise CommandError(f"datasets support is unavailable ({exc})", EXIT_INFRA) from None
-    for name in needed:
-        try:
-            sandbox_view(name)
-        except DatasetError as exc:
-            raise CommandError(str(exc), exc.exit_code) from None
-
-
-def open_backend(name: str, selected: list[Criterion], profile: str, jobs: int | None) -> tuple[Runner, int]:
-    """The runner called ``name``, every dataset ``selected`` needs made ready, and how many jobs run
-    side by side (``jobs``, else from cores, memory and the extras' budgets); exit 3 when unavailable."""
-    try:
-        runner = backends.create(name)
-    except backends.BackendUnavailable as exc:
-        raise CommandError(str(exc), EXIT_INFRA) from None
-    preflight_datasets(selected)
-    budgets = [c.profiles[profile].budget for c in selected]
-    return runner, jobs or default_jobs([b.cpus for b in budgets], [b.memory_mib for b in budgets])
-
-
 def add_executor_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dask-scheduler", default=None, metavar="tcp://HOST:PORT",
                         help="run the jobs on this Dask cluster's workers (each with its own --backend); "
                              "inputs are prepared and results judged here (docs/distributed.md)")
 
 
-def open_executor(backend: str, selected: list[Criterion], profile: str, jobs: int | None,
-                  dask_scheduler: str | None = None):
-    """Where the jobs run (``harness.executors``): ``jobs`` threads on this machine's backend, or the
-    Dask cluster at ``dask_scheduler`` (its workers checked first); exit 3 when unavailable.
-
-    With Dask this machine still judges, so its own datasets must be ready (held-out splits)."""
-    from harness.executors import ThreadPool
-
-    if dask_scheduler is None:
-        return ThreadPool(*open_backend(backend, selected, profile, jobs))
-    preflight_datasets(selected)
+def open_pipeline(criteria: list[Criterion], args: argparse.Namespace, **fields) -> Pipeline:
+    """The grading pipeline of a command's options (``--backend``, ``--profile``, ``--jobs``,
+    ``--dask-scheduler``, ``--seed``, ``--extras-dir``); exit 3 (or the datasets' own code) with
+    what to do when it cannot run here."""
     try:
-        from harness.executors.dask_client import DaskExecutor, ExecutorUnavailable
-    except ImportError as exc:
-        raise CommandError(f"--dask-scheduler needs dask[distributed] ({exc}): "
-                           "pip install 'tinytorch-harness[dask]'", EXIT_INFRA) from None
-    try:
-        return DaskExecutor.connect(dask_scheduler, backend, selected, profile, jobs)
-    except ExecutorUnavailable as exc:
-        raise CommandError(str(exc), EXIT_INFRA) from None
+        return Pipeline.open(criteria, backend=args.backend, profile=args.profile, jobs=args.jobs,
+                             dask_scheduler=args.dask_scheduler, extras_dir=args.extras_dir, seed=args.seed,
+                             **fields)
+    except PipelineUnavailable as exc:
+        raise CommandError(str(exc), exc.exit_code) from None
 
 
 def note_speed(selected: list[Criterion], profile: str, quiet: bool = False) -> None:

@@ -17,7 +17,7 @@ from harness.commands.common import (
     add_location_args,
     load_criteria,
     note_speed,
-    open_executor,
+    open_pipeline,
     report_formats,
     require_valid,
     select,
@@ -25,7 +25,6 @@ from harness.commands.common import (
 )
 from harness.criteria import PROFILE_NAMES
 from harness.executors import ClusterLost
-from harness.grade import execute, plan
 from harness.paths import EXIT_FAILED, EXIT_INFRA, EXIT_OK
 from harness.report import terminal
 from harness.report.formats import write_formats
@@ -115,16 +114,15 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     _report_problems(submissions)
     note_speed(selected, args.profile, args.quiet)
-    executor = open_executor(args.backend, selected, args.profile, args.jobs, args.dask_scheduler)
-    console = terminal.make_console()
     cache = ResultCache(cache_dir / "results")
+    pipeline = open_pipeline(selected, args, include_hidden=True, cache=cache, force=args.force)
+    console = terminal.make_console()
     try:
-        with executor:
-            batch = plan(submissions, selected, runner=executor.runner, extras_dir=args.extras_dir,
-                         cache=cache, profile=args.profile, seed=args.seed, force=args.force)
+        with pipeline:
+            batch = pipeline.plan(submissions)
             with _progress(console, len(batch.tasks), len(batch.cached), args.quiet) as progress:
-                outcome = execute(batch, runner=executor.runner, cache=cache, jobs=1, executor=executor,
-                                  on_result=progress.finished)
+                outcome = pipeline.execute(
+                    batch, on_result=lambda task, result: progress.finished(task.job.job_id, result))
     except KeyboardInterrupt:
         print(f"interrupted: finished results are kept in {cache.root}; run the same command again "
               "to resume", file=sys.stderr)

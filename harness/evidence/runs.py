@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 
 from harness.criteria import Criterion
-from harness.provenance import tree_hash
 
 from . import EvidenceProblem
 from .arrays import load_evidence, write_inputs, write_sealed
@@ -45,12 +44,12 @@ class EvidenceRun:
             shutil.rmtree(self.sealed_dir, ignore_errors=True)
 
 
-def prepare_run(criterion: Criterion, profile: str, submission_root: Path, seed: int) -> EvidenceRun | None:
-    """Draw the run's secret inputs (None for a criterion without an evidence kit)."""
+def prepare_run(criterion: Criterion, profile: str, package_hash: str, seed: int) -> EvidenceRun | None:
+    """Draw the run's secret inputs (None for a criterion without an evidence kit), seeded by the
+    probe key, the extra, the profile, the submission's package hash and the seed."""
     if criterion.evidence is None:
         return None
     kit = KITS[criterion.evidence]
-    package_hash = tree_hash(Path(submission_root) / "tinytorch")
     run_seed = active_secrets().run_seed(criterion.id, profile, package_hash, str(seed))
     prepared = kit.prepare(np.random.default_rng(run_seed), profile)
     public = {**prepared.public, **{f"phase.{name}.sealed": np.ones(1) for name in prepared.sealed}}

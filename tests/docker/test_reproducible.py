@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from harness.criteria import load_criterion
-from harness.engine import Submission, run_checks
+from harness.engine import Submission
+from harness.pipeline import run_checks
 from harness.runners.docker import DockerRunner
 from harness.runners.local import LocalRunner
 

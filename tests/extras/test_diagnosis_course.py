@@ -13,7 +13,8 @@ import re
 import pytest
 
 from harness.criteria import Rule, load_all
-from harness.engine import Submission, run_checks
+from harness.engine import Submission
+from harness.pipeline import run_checks
 from harness.report import feedback, gradescope, html
 from harness.report.terminal import make_console, print_summary
 from harness.runners.local import LocalRunner

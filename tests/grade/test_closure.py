@@ -17,8 +17,9 @@ import yaml
 
 from harness.cache import CACHE_FORMAT, CacheKey, ResultCache
 from harness.criteria import load_all
-from harness.grade import execute, plan
+from harness.executors import ThreadPool
 from harness.import_closure import PackageImports, closure, closure_hash
+from harness.pipeline import Pipeline
 from harness.provenance import combined_hash, file_hash, tree_hash
 from harness.runners.local import LocalRunner
 from harness.submissions import resolve_submissions
@@ -545,12 +546,10 @@ def _small_class(root: Path) -> dict[str, Path]:
 def _grade(paths: dict[str, Path]):
     subs = resolve_submissions([paths["submissions"]], paths["cache"] / "submissions")
     criteria = list(load_all(paths["criteria"]).values())
-    runner = LocalRunner()
     cache = ResultCache(paths["cache"] / "results")
-    batch = plan(subs, criteria, runner=runner, extras_dir=paths["extras"], cache=cache, profile="quick",
-                 seed=1)
-    outcome = execute(batch, runner=runner, cache=cache, jobs=3)
-    return outcome, subs
+    pipeline = Pipeline(criteria, ThreadPool(LocalRunner(), 3), paths["extras"], profile="quick", seed=1,
+                        include_hidden=True, cache=cache)
+    return pipeline.grade(subs), subs
 
 
 def _edit(paths: dict[str, Path], student: str, rel: str, text: str) -> None:

@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from harness.criteria import load_all
-from harness.engine import Submission, run_checks
+from harness.engine import Submission
+from harness.pipeline import run_checks
 from harness.runners.local import LocalRunner
 
 REPO = Path(__file__).resolve().parents[2]

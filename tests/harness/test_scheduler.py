@@ -75,7 +75,8 @@ def test_a_failing_job_becomes_its_own_result_and_others_finish():
 
 def test_engine_turns_a_raising_runner_into_not_gradable(project):
     from harness.criteria import load_all
-    from harness.engine import Submission, run_checks
+    from harness.engine import Submission
+    from harness.pipeline import run_checks
 
     class BrokenRunner:
         name = "broken"

@@ -12,7 +12,8 @@ import shutil
 from pathlib import Path
 
 from harness.criteria import load_criterion
-from harness.engine import Submission, run_checks
+from harness.engine import Submission
+from harness.pipeline import run_checks
 from harness.report.model import ExtraResult
 
 REPO = Path(__file__).resolve().parents[2]

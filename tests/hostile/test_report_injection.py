@@ -15,7 +15,8 @@ from html.parser import HTMLParser
 from markdown_it import MarkdownIt
 
 from harness.criteria import load_criterion
-from harness.engine import Submission, run_checks
+from harness.engine import Submission
+from harness.pipeline import run_checks
 from harness.report import feedback, html, markdown, terminal
 from harness.runners.local import LocalRunner
 from tests.hostile.project import HostileProject
