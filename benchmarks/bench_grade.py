@@ -24,13 +24,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from harness import backends  # noqa: E402
-from harness.cache import ResultCache  # noqa: E402
 from harness.commands.common import load_criteria  # noqa: E402
 from harness.commands.grade import GRADE_FORMATS  # noqa: E402
 from harness.executors import ThreadPool  # noqa: E402
 from harness.paths import CRITERIA_DIR, EXTRAS_DIR  # noqa: E402
 from harness.pipeline import Pipeline, preflight_datasets  # noqa: E402
 from harness.report.formats import write_formats  # noqa: E402
+from harness.result_cache import ResultCache  # noqa: E402
 from harness.submissions import resolve_submissions  # noqa: E402
 
 

@@ -7,7 +7,7 @@ dataset the extras need ready and sizes the jobs; each submission is resolved an
 before it gets here. The executor only decides where a sandboxed run happens: inputs are drawn,
 results judged (``harness.engine.Engine``) and recorded in this process.
 
-A cached result is reused only when its key still holds (``harness.cache``): the hash of the
+A cached result is reused only when its key still holds (``harness.result_cache``): the hash of the
 submission files its extra can import (``harness.import_closure``), the criterion, the backend and
 image, the profile and the seed. A submission that could not be resolved (its ``problem``) runs
 nothing: every extra is ``not_gradable`` with that reason.
@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import __version__, backends
-from harness.cache import CacheKey, ResultCache, criterion_hash, is_cacheable
 from harness.calibrate import budget_still_holds
 from harness.criteria import Criterion
 from harness.engine import DEFAULT_SEED, Engine, Submission, Task, build_task, make_provenance, make_report
@@ -31,6 +30,7 @@ from harness.judging.verdicts import judge
 from harness.paths import EXIT_INFRA
 from harness.provenance import tree_hash
 from harness.report.model import ExtraResult, Report, SubmissionResult
+from harness.result_cache import CacheKey, ResultCache, criterion_hash, is_cacheable
 from harness.runners.base import Runner
 from harness.scheduler import default_jobs
 from harness.submissions import ResolvedSubmission

@@ -10,7 +10,6 @@ from rich.console import Console
 from rich.table import Table
 
 from harness import backends, engine
-from harness.cache import ResultCache
 from harness.commands.common import (
     CommandError,
     add_executor_args,
@@ -28,6 +27,7 @@ from harness.executors import ClusterLost
 from harness.paths import EXIT_FAILED, EXIT_INFRA, EXIT_OK
 from harness.report import terminal
 from harness.report.formats import write_formats
+from harness.result_cache import ResultCache
 from harness.submissions import ResolvedSubmission, SubmissionError, resolve_submissions
 
 GRADE_FORMATS = "json,csv,gradescope,feedback,html,junit,markdown"

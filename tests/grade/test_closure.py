@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.cache import CACHE_FORMAT, CacheKey, ResultCache
 from harness.criteria import load_all
 from harness.executors import ThreadPool
 from harness.import_closure import PackageImports, closure, closure_hash
 from harness.pipeline import Pipeline
 from harness.provenance import combined_hash, file_hash, tree_hash
+from harness.result_cache import CACHE_FORMAT, CacheKey, ResultCache
 from harness.runners.local import LocalRunner
 from harness.submissions import resolve_submissions
 from tests.grade.fakeclass import _METRICS, TRUSTED, _budget

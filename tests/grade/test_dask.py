@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.cache import ResultCache
 from harness.cli import main
 from harness.executors.transfer import TreeTooLarge, pack_tree, unpack_tree
 from harness.provenance import tree_hash
+from harness.result_cache import ResultCache
 from tests.grade import fakeclass
 from tests.grade.fakeclass import EXPECTED, make_class, marker_lines
 from tests.grade.test_batch import ALL_PAIRS, _kill_orphans, gradebook

@@ -221,7 +221,7 @@ def test_seeds_are_checked_against_profile_rules_too(project):
 
 
 def test_a_rerun_the_harness_could_not_run_makes_the_check_not_gradable(project, monkeypatch):
-    from harness.cache import is_cacheable
+    from harness.result_cache import is_cacheable
 
     add_seeded(project, {1337: 0.88, 1338: 0.95, 1339: 0.95})
     real = engine.prepare_run

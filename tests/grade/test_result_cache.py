@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from harness.cache import CacheKey, ResultCache, criterion_hash, is_cacheable
 from harness.criteria import load_all
+from harness.result_cache import CacheKey, ResultCache, criterion_hash, is_cacheable
 from tests.grade.fakeclass import make_class
 from tests.grade.sample_report import sample_report
 
