@@ -26,7 +26,7 @@ X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
 Y = np.array([[0], [1], [1], [0]], dtype=np.float32)
 
 
-def train(layers, optimizer, steps: int, on_first_backward=None) -> list[float]:
+def train(layers, optimizer, steps: int, on_first_backward=None, on_first_step=None) -> list[float]:
     """Full-batch training on the four XOR points; returns the loss per step."""
     loss_fn, losses = BinaryCrossEntropyLoss(), []
     for _ in range(steps):
@@ -39,6 +39,8 @@ def train(layers, optimizer, steps: int, on_first_backward=None) -> list[float]:
         if not losses and on_first_backward:
             on_first_backward()
         optimizer.step()
+        if not losses and on_first_step:
+            on_first_step()
         losses.append(gates.scalar(loss))
     return losses
 
@@ -81,7 +83,11 @@ def train_mlp(steps: int, report_grad: bool, given: dict, attempt: int):
         if report_grad:
             gates.report_first_layer_grad("hidden.weight", hidden.weight)
 
-    losses = train(layers, Adam(hidden.parameters() + out.parameters(), lr=0.05), steps, first_backward)
+    def first_step():  # the host checks this step against Adam on XOR from its start
+        evidence.export_weights(params, prefix=f"first_step{attempt}.")
+
+    losses = train(layers, Adam(hidden.parameters() + out.parameters(), lr=0.05), steps, first_backward,
+                   first_step)
     return accuracy(layers), losses, before, weights, layers, params
 
 

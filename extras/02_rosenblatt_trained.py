@@ -78,6 +78,9 @@ def main() -> None:
             if not losses:
                 gates.report_first_layer_grad("fc.weight", layer.weight)
             optimizer.step()
+            if not losses:  # the host checks this step against SGD on this batch from its start
+                evidence.export_weights(params, prefix="first_step.")
+                evidence.record("first_step.batch", idx)
             losses.append(gates.scalar(loss))
         epoch_losses.append(float(np.mean(losses[-(n_train // batch):])))
         if epoch % 10 == 0 or epoch == epochs - 1:

@@ -93,11 +93,16 @@ def _ratio(after: float, before: float) -> HostValue:
 
 
 def _score_weights(evidence: Arrays, prepared: Prepared, forward: Callable[[Arrays, np.ndarray], np.ndarray],
-                   body: Callable[[Arrays], dict[str, HostValue]]) -> dict[str, HostValue]:
-    """Exported weights -> consistency with the student's own outputs -> ``body(trained)``."""
+                   body: Callable[[Arrays], dict[str, HostValue]],
+                   first_step: Callable[[], str | None] | None = None) -> dict[str, HostValue]:
+    """Exported weights -> consistency with the student's own outputs -> the first optimizer step
+    from the grader's start (``first_step``: why it is wrong, or None) -> ``body(trained)``."""
     def compute() -> dict[str, HostValue]:
         trained = exported(evidence, _layout(prepared.private["init"]))
         consistent(forward(trained, prepared.public["consistency.x"].astype(np.float64)), evidence)
+        problem = first_step() if first_step is not None else None
+        if problem is not None:
+            raise EvidenceProblem(problem)
         return body(trained)
     layers = tuple(f"weight_change_{name.split('.')[0]}" for name in prepared.private["init"]
                    if name.endswith(".weight"))
@@ -114,6 +119,34 @@ def clusters(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
     points = rng.normal(0.0, 1.0, (n, 2)) + np.where(labels[:, None] == 1, CLUSTER_CENTER, -CLUSTER_CENTER)
     order = rng.permutation(n)
     return points[order].astype(np.float32), labels[order].astype(np.float32)
+
+
+PERCEPTRON_LR = 0.1  # extras/02_rosenblatt_trained.py: SGD(lr=0.1)
+XOR_LR, ADAM_EPS = 0.05, 1e-8  # extras/01_xor_crisis.py: Adam(lr=0.05), the course's default eps
+FIRST_STEP_TOLERANCE = 0.05  # ||student's first step - the host's|| / ||the host's||
+
+
+def _first_step(evidence: Arrays, start: Arrays, prefix: str, expected: Arrays, optimizer: str) -> str | None:
+    """Why the weights after the run's first optimizer step (``prefix`` + name) are not ``start`` +
+    ``expected`` (the host's step), or None when they are: weights trained elsewhere, or a start that
+    was ignored, cannot match it."""
+    names = list(expected)
+    after = [evidence.get(prefix + name) for name in names]
+    if any(a is None or a.size != start[n].size for a, n in zip(after, names, strict=True)):
+        return f"the run recorded no weights after its first optimizer step (`{prefix}*`)"
+    taken = {n: a.reshape(-1) - start[n].reshape(-1) for a, n in zip(after, names, strict=True)}
+    wanted = {n: expected[n].reshape(-1) for n in names}
+    off = float(np.linalg.norm(np.concatenate([taken[n] - wanted[n] for n in names]))
+                / max(np.linalg.norm(np.concatenate(list(wanted.values()))), 1e-12))
+    if not off <= FIRST_STEP_TOLERANCE:
+        worst = max(names, key=lambda n: np.linalg.norm(taken[n] - wanted[n]))
+        moved, should = np.linalg.norm(taken[worst]), np.linalg.norm(wanted[worst])
+        return (f"the first optimizer step from the grader's start is off by {off:.2g} (relative) from "
+                f"{optimizer} on the host's gradient of the same loss; most of all `{worst}`, moved by "
+                f"{moved:.3g} where the host moves it by {should:.3g}: "
+                "a layer whose gradient is wrong, an optimizer that is not the course's, or weights that do "
+                "not descend from the given start")
+    return None
 
 
 def perceptron_forward(w: Arrays, x: np.ndarray) -> np.ndarray:
@@ -146,8 +179,22 @@ def score_perceptron(evidence: Arrays, prepared: Prepared, profile: str) -> dict
                                      ref.bce(np.clip(p0, 1e-12, 1 - 1e-12), y[:, None])))
         return out
 
-    metrics.update(_score_weights(evidence, prepared, perceptron_forward, body))
+    metrics.update(_score_weights(evidence, prepared, perceptron_forward, body,
+                                  lambda: _perceptron_first_step(evidence, prepared)))
     return metrics
+
+
+def _perceptron_first_step(evidence: Arrays, prepared: Prepared) -> str | None:
+    """The first SGD step of the run, on the batch it says it used, against the host's gradient."""
+    batch = evidence.get("first_step.batch")
+    x, y = prepared.public["data.x"].astype(np.float64), prepared.public["data.y"].astype(np.float64)
+    if batch is None or batch.ndim != 1 or not batch.size or batch.min() < 0 or batch.max() >= len(x):
+        return "the run did not record the batch of its first optimizer step (`first_step.batch`)"
+    start = {k: v.astype(np.float64) for k, v in prepared.private["init"].items()}
+    xb, yb = x[batch.astype(np.int64)], y[batch.astype(np.int64)][:, None]
+    error = (perceptron_forward(start, xb) - yb) / len(xb)  # d mean-BCE / d logit
+    expected = {"fc.weight": -PERCEPTRON_LR * xb.T @ error, "fc.bias": -PERCEPTRON_LR * error.sum(axis=0)}
+    return _first_step(evidence, start, "first_step.", expected, f"SGD(lr={PERCEPTRON_LR})")
 
 
 # --- XOR --------------------------------------------------------------------------------------
@@ -198,8 +245,22 @@ def score_xor(evidence: Arrays, prepared: Prepared, profile: str) -> dict[str, H
                                      ref.bce(np.clip(p0, 1e-12, 1 - 1e-12), XOR_Y[:, None])))
         return out
 
-    metrics.update(_score_weights(evidence, chosen, xor_forward, body))
+    metrics.update(_score_weights(evidence, chosen, xor_forward, body,
+                                  lambda: _xor_first_step(evidence, init, int(attempt.reshape(-1)[0]))))
     return metrics
+
+
+def _xor_first_step(evidence: Arrays, start: Arrays, attempt: int) -> str | None:
+    """The first Adam step of the exported attempt (full batch, mean BCE) against the host's: after
+    one step Adam moves each weight by lr * g / (|g| + eps)."""
+    hidden = np.tanh(ref.linear(XOR_X, start["hidden.weight"], start["hidden.bias"]))
+    output = ref.sigmoid(ref.linear(hidden, start["output.weight"], start["output.bias"]))
+    error = (output - XOR_Y[:, None]) / len(XOR_X)  # d mean-BCE / d logit
+    back = (error @ start["output.weight"].T) * (1 - hidden ** 2)
+    grads = {"hidden.weight": XOR_X.T @ back, "hidden.bias": back.sum(axis=0),
+             "output.weight": hidden.T @ error, "output.bias": error.sum(axis=0)}
+    expected = {name: -XOR_LR * g / (np.abs(g) + ADAM_EPS) for name, g in grads.items()}
+    return _first_step(evidence, start, f"first_step{attempt}.", expected, f"Adam(lr={XOR_LR})")
 
 
 # --- MNIST MLP --------------------------------------------------------------------------------
@@ -366,6 +427,9 @@ COMPRESSION_METRICS = ("float_test_accuracy", "prune_sparsity", "prune_accuracy_
                        "int8_accuracy_drop", "int8_size_ratio", "lowrank_error_ratio",
                        "lowrank_accuracy_drop")
 INT8_REBUILD_TOLERANCE = 0.05  # the quantized model's own outputs vs the host's rebuild from its parameters
+# Compression is graded on a trained model: below this float test accuracy (chance is 0.1, the
+# float check asks 0.8) every cost, sparsity and size is meaningless and earns nothing.
+COMPRESSION_TRAINED_ACCURACY = 0.5
 COMPRESSION_RANK_RATIO = 0.25  # extras/02_compression.py
 PROBE_IMAGES = 1000  # training images past the script's training slice, for the int8 model's outputs
 
@@ -416,6 +480,10 @@ def score_compression(evidence: Arrays, prepared: Prepared, profile: str) -> dic
         consistent(layer_mlp_forward(trained, prepared.public["consistency.x"].astype(np.float64)), evidence)
         float_acc = _test_accuracy(trained)
         out: dict[str, HostValue] = {"float_test_accuracy": float_acc}
+        if float_acc < COMPRESSION_TRAINED_ACCURACY:
+            untrained = EvidenceProblem(f"the float model reached {float_acc:.3f} test accuracy: compressing "
+                                        "an untrained model shows nothing, so its compression is not graded")
+            return {**dict.fromkeys(COMPRESSION_METRICS, untrained), **out}
         out.update(weights_or_problem(lambda: _pruned(evidence, layout, float_acc),
                                       ("prune_sparsity", "prune_accuracy_drop")))
         out.update(weights_or_problem(lambda: _int8(evidence, trained, prepared),

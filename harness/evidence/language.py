@@ -164,11 +164,14 @@ def prepare_text_generation(rng: np.random.Generator, profile: str) -> Prepared:
                     {"cuts": cuts, "train_seed": int(rng.integers(2**31))})
 
 
-def _causality(evidence: Arrays, prepared: Prepared) -> HostValue:
+CAUSAL_RESPONSE = 1e-3  # the logits from a cut on must move at least this much when the tokens do
+SAMPLE_MIN_PROBABILITY = 1e-6  # of each generated token under the exported model at temperature 1
+
+
+def _leak(evidence: Arrays, prepared: Prepared) -> HostValue:
     """How far YOUR model's logits before each cut moved when the tokens from the cut on changed."""
     out = evidence.get("causal.out")
-    rows = prepared.public["causal.x"].shape
-    if out is None or out.ndim != 3 or out.shape[:2] != rows:
+    if out is None or out.ndim != 3 or out.shape[:2] != prepared.public["causal.x"].shape:
         return EvidenceProblem("the run recorded no logits of shape (4, seq_len, vocab) for the causality "
                                "windows (`causal.out`)")
     moved = max(float(np.abs(out[k + 1, :cut] - out[0, :cut]).max())
@@ -177,18 +180,49 @@ def _causality(evidence: Arrays, prepared: Prepared) -> HostValue:
                                nonfinite(**{"causal.out": out}))
 
 
+def _causality(evidence: Arrays, prepared: Prepared, gpt: NumpyGPT, moved: float) -> HostValue:
+    """``moved`` (no leak), counted only for logits that are the exported model's and that do respond
+    to their tokens (a constant output is trivially "causal")."""
+    out, windows, cuts = evidence["causal.out"], prepared.public["causal.x"], prepared.private["cuts"]
+    consistent(gpt.logits(windows), evidence, name="causal.out", tolerance=CONSISTENCY_TOLERANCE)
+    response = max(float(np.abs(out[k + 1, cut:] - out[0, cut:]).max()) for k, cut in enumerate(cuts))
+    if not response > CAUSAL_RESPONSE:
+        return EvidenceProblem(f"your logits from each cut on moved by at most {response:.2g} when the "
+                               "tokens there changed: a model that ignores its input shows nothing about "
+                               "causality")
+    return moved
+
+
+def _sample(evidence: Arrays, prompt: np.ndarray, new_tokens: int, vocab_size: int, gpt: NumpyGPT,
+            gain: float) -> HostValue:
+    """generate()'s continuation: well formed, every new token one the trained model could draw."""
+    sample = evidence.get("sample.ids")
+    problems = (["generate() returned nothing (see the run's output)"] if sample is None else
+                helper("lm").generation_problems(sample, prompt, new_tokens, vocab_size))
+    if problems:
+        return EvidenceProblem("; ".join(problems))
+    if not gain > 0:
+        return EvidenceProblem(f"the model does not beat a bigram on held-out text (gain {gain:.3f} nats): "
+                               "its samples are graded once it has learned")
+    ids = sample.reshape(-1).astype(np.int64)
+    logits = gpt.logits(ids[None, :-1])[0, len(prompt) - 1:]
+    logits = logits - logits.max(axis=1, keepdims=True)
+    probability = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    drawn = probability[np.arange(len(logits)), ids[len(prompt):]]
+    if drawn.min() < SAMPLE_MIN_PROBABILITY:
+        step = int(drawn.argmin()) + 1
+        return EvidenceProblem(f"new token {step} has probability {drawn.min():.1e} under your exported "
+                               "model: not a sample of it")
+    return True
+
+
 def score_text_generation(evidence: Arrays, prepared: Prepared, profile: str) -> dict[str, HostValue]:
     lm = helper("lm")
     cfg = lm.TEXTGEN_CONFIG[profile]
     vocab, seq_len = lm.tinytalks_char_vocab(), cfg["seq_len"]
     prompt = vocab.encode(TEXT_PROMPT)
-    sample = evidence.get("sample.ids")
-    problems = (["generate() returned nothing (see the run's output)"] if sample is None else
-                lm.generation_problems(sample, prompt, seq_len - len(prompt), vocab.size))
-    metrics: dict[str, HostValue] = {
-        "causality_max_diff": _causality(evidence, prepared),
-        "sample_decodes": True if not problems else EvidenceProblem("; ".join(problems)),
-    }
+    moved = _leak(evidence, prepared)  # a leak is reported as measured, whatever else is wrong
+    leaks = not isinstance(moved, float) or not moved <= CAUSAL_RESPONSE
 
     def compute() -> dict[str, HostValue]:
         gpt = _rebuilt(evidence, cfg["num_heads"], prepared)
@@ -196,11 +230,19 @@ def score_text_generation(evidence: Arrays, prepared: Prepared, profile: str) ->
         windows = np.random.default_rng(prepared.private["train_seed"])
         fit_x, fit_y = lm.random_windows(train_ids, 64, seq_len, windows)
         val_x, val_y = lm.tiled_windows(vocab.encode(lm.tinytalks_text("val")), seq_len)
-        return {"final_train_loss": lm.mean_nll(gpt.logits(fit_x), fit_y),
-                "heldout_gain_over_bigram": lm.bigram_nll(train_ids, val_x, val_y, vocab.size)
-                - lm.mean_nll(gpt.logits(val_x), val_y)}
+        gain = lm.bigram_nll(train_ids, val_x, val_y, vocab.size) - lm.mean_nll(gpt.logits(val_x), val_y)
+        out: dict[str, HostValue] = {"final_train_loss": lm.mean_nll(gpt.logits(fit_x), fit_y),
+                                     "heldout_gain_over_bigram": gain}
+        if not leaks:
+            out.update(weights_or_problem(
+                lambda: {"causality_max_diff": _causality(evidence, prepared, gpt, moved)},
+                ("causality_max_diff",)))
+        out["sample_decodes"] = _sample(evidence, prompt, seq_len - len(prompt), vocab.size, gpt, gain)
+        return out
 
-    metrics.update(weights_or_problem(compute, ("final_train_loss", "heldout_gain_over_bigram")))
+    metrics = weights_or_problem(compute, TEXTGEN_METRICS)
+    if leaks:
+        metrics["causality_max_diff"] = moved
     return metrics
 
 
@@ -223,13 +265,6 @@ def score_quickdemo(evidence: Arrays, prepared: Prepared, profile: str) -> dict[
     lm = helper("lm")
     cfg = lm.QUICKDEMO_CONFIG[profile]
     vocab, seq_len = lm.tinytalks_char_vocab(), cfg["seq_len"]
-    loss = evidence.get("ce.loss")
-    logits, targets = prepared.public["ce.logits"].astype(np.float64), prepared.public["ce.targets"]
-    expected = lm.cross_entropy(logits, targets)
-    metrics: dict[str, HostValue] = {
-        "cross_entropy_error": EvidenceProblem("YOUR CrossEntropyLoss returned nothing on the grader's "
-                                               "logits (`ce.loss`)") if loss is None or loss.size != 1
-        else abs(float(loss.reshape(-1)[0]) - expected)}
 
     def compute() -> dict[str, HostValue]:
         val_x, val_y = lm.tiled_windows(vocab.encode(lm.tinytalks_text("val")), seq_len)
@@ -238,10 +273,22 @@ def score_quickdemo(evidence: Arrays, prepared: Prepared, profile: str) -> dict[
         if not initial_weights:
             raise EvidenceProblem("the run exported no initial weights (evidence/initial.*)")
         initial = lm.mean_nll(NumpyGPT(initial_weights, cfg["num_heads"]).logits(val_x), val_y)
-        return {"initial_loss_ratio": initial / np.log(vocab.size), "final_loss": final}
+        return {"initial_loss_ratio": initial / np.log(vocab.size), "final_loss": final,
+                "cross_entropy_error": _cross_entropy_error(evidence, prepared, learned=final < initial)}
 
-    metrics.update(weights_or_problem(compute, ("initial_loss_ratio", "final_loss")))
-    return metrics
+    return weights_or_problem(compute, QUICKDEMO_METRICS)
+
+
+def _cross_entropy_error(evidence: Arrays, prepared: Prepared, learned: bool) -> HostValue:
+    """|YOUR CrossEntropyLoss on the grader's logits - numpy's|, graded with the model it trained."""
+    loss = evidence.get("ce.loss")
+    if loss is None or loss.size != 1:
+        return EvidenceProblem("YOUR CrossEntropyLoss returned nothing on the grader's logits (`ce.loss`)")
+    if not learned:
+        return EvidenceProblem("the model did not learn (held-out loss not below its start): the loss "
+                               "function is graded with the training it drives")
+    logits, targets = prepared.public["ce.logits"].astype(np.float64), prepared.public["ce.targets"]
+    return abs(float(loss.reshape(-1)[0]) - helper("lm").cross_entropy(logits, targets))
 
 
 # --- generation strategies: the KV cache and generate() ------------------------------------------

@@ -50,7 +50,12 @@ def _reported(evidence: Arrays, name: str, what: str) -> float:
 
 
 def score(evidence: Arrays, prepared: Prepared, profile: str) -> dict[str, HostValue]:
-    """The Profiler's counts against the course's conventions for the grader's sizes."""
+    """The Profiler's counts against the course's conventions for the grader's sizes, graded once
+    the MLP it profiled has run (its outputs on the revealed batch are the grader's weights')."""
+    ran = _forward_problem(evidence, prepared)
+    if ran is not None:
+        return dict.fromkeys(COUNT_METRICS, EvidenceProblem(f"{ran}; the Profiler's numbers are graded for "
+                                                            "a model that ran"))
     baseline = helper("baseline")
     sizes = [int(n) for n in prepared.public["mlp.sizes"]]
     parameters, flops = baseline.expected_parameters(sizes), baseline.expected_flops(sizes)
@@ -82,13 +87,25 @@ def _mlp_forward(public: Arrays, x: np.ndarray) -> np.ndarray:
     return h
 
 
-def _latency_ratio(evidence: Arrays, prepared: Prepared, profile: str, timings: Timings) -> HostValue:
-    """The Profiler's latency / the runner's time per forward pass on the revealed batch."""
-    answer, seconds = answered("latency", evidence, timings)
+def _forward_problem(evidence: Arrays, prepared: Prepared) -> str | None:
+    """Why the latency phase's answer is not the MLP's forward pass of the revealed batch with the
+    grader's weights, or None when it is."""
+    answer = evidence.get("phase.latency")
+    if answer is None:
+        return "the MLP's outputs on the latency batch were not recorded (`phase.latency`)"
     expected = _mlp_forward(prepared.public, prepared.sealed["latency"][1]["x"])
     if answer.shape != expected.shape or not relative_error(answer, expected) <= OUTPUT_TOLERANCE:
-        raise EvidenceProblem("phase `latency`: the outputs are not the MLP's forward pass of the revealed "
-                              "batch with the grader's weights")
+        return "phase `latency`: the outputs are not the MLP's forward pass of the revealed batch with the " \
+               "grader's weights"
+    return None
+
+
+def _latency_ratio(evidence: Arrays, prepared: Prepared, profile: str, timings: Timings) -> HostValue:
+    """The Profiler's latency / the runner's time per forward pass on the revealed batch."""
+    _, seconds = answered("latency", evidence, timings)
+    problem = _forward_problem(evidence, prepared)
+    if problem is not None:
+        raise EvidenceProblem(problem)
     per_forward_ms = seconds * 1000 / helper("baseline").LATENCY_PHASE_FORWARDS
     profiler_ms = _reported(evidence, "profiler.latency_ms", "Profiler latency")
     note = f"Profiler {profiler_ms:.3f} ms, the runner's clock {per_forward_ms:.3f} ms per forward pass"

@@ -82,8 +82,11 @@ def test_attention_without_causal_mask_fails_causality(run_extra, course_copy):
     assert result.verdict == "failed"
     failed = failed_checks(result)
     assert "causal" in failed
-    assert "causality_max_diff" in failed["causal"] and "allowed" in failed["causal"]
-    assert "sample_decodes" not in failed  # generation still runs: only the probe exposes the leak
+    # the leak, as measured
+    assert failed["causal"].startswith("causality_max_diff") and "allowed" in failed["causal"]
+    # the host's (causal) rebuild of the exported weights cannot reproduce a model that sees the
+    # future: every other check says so instead of grading a different model
+    assert all("architecture mismatch" in reason for name, reason in failed.items() if name != "causal")
 
 
 def test_softmax_over_wrong_axis_fails_causality(run_extra, course_copy):

@@ -1,67 +1,97 @@
-"""A dishonest package cannot forge the grade of an evidence-based extra.
+"""A package with no working model earns no grade-bearing points, whatever it forges (issue 13).
 
-Grade-bearing checks are computed on the host from the run's evidence (trained weights, outputs on
-secret probes) against data the sandbox never sees; what the package claims about itself earns
-nothing. Each test performs one forgery through the real engine (local backend).
+Grade-bearing checks are ``source: host``: the host computes them from the run's evidence (exported
+weights, outputs on secret inputs) against data the sandbox never sees; what a package claims about
+itself earns nothing. The forgers of tests/hostile/forgers.py (an empty claimer, a package that
+embeds the public labels and fills every evidence name the host reads, one that monkeypatches
+``extras/_harness`` and numpy, a regex TinyTalks answerer, a ``pass`` completer, pre-baked weights
+of the wrong architecture, and of the right one untrained) each run every extra of criteria/*.yaml
+(quick profile) through the real engine, in one batch per forger: on the local backend all of them,
+in docker the empty claimer and the monkeypatcher. None may earn a point on any check (no shipped
+check puts points on a self-reported number: test_no_points_rest_on_self_reported_checks).
+
+The failure diagnosis (``harness.diagnose``, a second sandbox job per failed extra) is switched off
+here: it never changes a verdict or a score, and it would double the runs.
+
+The other half of issue 13's claim, that the honest packages still score full marks, is covered
+elsewhere: the reference package in tests/extras/test_classic_extras.py (``passed``: score ==
+max_score) and tests/extras/test_transformer_extras_pass.py (``test_transformer_extra_passes_on_reference``:
+score == max_score; ``test_compression_passes_on_reference``: verdict passed), the course-style
+package (tests/fixtures/course_tinytorch) in tests/extras/test_classic_course.py and
+tests/extras/test_transformer_course.py (``passes``: score == max_score) and
+tests/extras/test_profile_compression_course.py (verdict passed), all quick profile, local backend.
 """
 
 from __future__ import annotations
 
 import shutil
-import textwrap
+from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.extras.conftest import REPO
+from harness.engine import Submission
+from harness.pipeline import run_checks
+from harness.report.model import ExtraResult
+from harness.runners.local import LocalRunner
+from tests.hostile.forgers import FORGERS, REPO, criteria
 
 pytestmark = pytest.mark.slow
 
-EVIDENCE_EXTRAS = ["perceptron", "xor_crisis", "mnist_mlp", "cifar10_cnn", "compression", "tinytalks",
-                   "codebot", "text_generation", "quickdemo", "generation_opts"]
+LEAVE_AT_IMPORT = ("empty_claimer", "label_embedder", "prebaked_wrong_shape", "prebaked_untrained")
+DOCKER_FORGERS = ("empty_claimer", "monkeypatcher")
 
 
-def every_metric_name() -> list[str]:
-    names = set()
-    for path in (REPO / "criteria").glob("*.yaml"):
-        names |= {check["metric"] for check in yaml.safe_load(path.read_text())["checks"]}
-    return sorted(names)
+@pytest.fixture
+def no_diagnosis(monkeypatch):
+    monkeypatch.setattr("harness.diagnose.attach", lambda runner, job, requires, script, result: result)
 
 
-def claiming_package(tmp_path):
-    """An empty package whose import writes a passing value for every metric, and exits."""
-    root = tmp_path / "claimer"
-    (root / "tinytorch").mkdir(parents=True)
-    (root / "tinytorch" / "__init__.py").write_text(textwrap.dedent(f"""\
-        import json, os
-        out = os.environ.get("HARNESS_OUT")
-        if out:
-            with open(os.path.join(out, "metrics.jsonl"), "w") as f:
-                for name in {every_metric_name()!r}:
-                    f.write(json.dumps({{"kind": "scalar", "name": name, "value": 0.99}}) + "\\n")
-            os._exit(0)
-        """))
-    for path in (REPO / "criteria").glob("*.yaml"):  # every module an extra requires, empty
-        for module in yaml.safe_load(path.read_text()).get("requires", []):
-            parts = module.split("|")[0].split(".")
-            for depth in range(2, len(parts)):
-                package = root.joinpath(*parts[:depth])
-                package.mkdir(exist_ok=True)
-                (package / "__init__.py").touch()
-            root.joinpath(*parts).with_suffix(".py").touch()
-    return root
+def grade(root: Path, runner) -> dict[str, ExtraResult]:
+    """Every extra of criteria/*.yaml against the package at ``root``, hidden checks included."""
+    report = run_checks(list(criteria().values()), [Submission(root.name, root)], runner=runner,
+                        extras_dir=REPO / "extras", profile="quick", jobs=2, include_hidden=True)
+    return {extra.id: extra for extra in report.submissions[0].extras}
 
 
-@pytest.mark.parametrize("criterion_id", EVIDENCE_EXTRAS)
-def test_claimed_metrics_earn_nothing_on_an_evidence_extra(run_extra, classic_data, tmp_path, criterion_id):
-    result = run_extra(criterion_id, claiming_package(tmp_path))
-    assert result.run.exit_code == 0  # the forger exits cleanly, as in the report that filed this
-    assert result.verdict == "failed"
-    points = {c.name: c.score for c in result.checks if c.source == "host"}
-    assert points and all(score == 0.0 for score in points.values())
-    # What a forger could still earn is the self-reported checks, each labelled in reports (see
-    # docs/grading.md); this one earns none because the script stopped at import.
-    assert result.score == 0.0
+def points_earned(results: dict[str, ExtraResult]) -> list[str]:
+    """Every check that gave points, with its source and reason."""
+    return [f"{extra.id}.{check.name} ({check.source}): {check.score:g} of {check.max_score:g} points; "
+            f"{check.reason}"
+            for extra in results.values() for check in extra.checks if check.score > 0]
+
+
+def assert_nothing_earned(forger: str, results: dict[str, ExtraResult]) -> None:
+    assert sorted(results) == sorted(criteria())
+    not_run = {e.id: e.reason for e in results.values() if e.verdict == "not_gradable"}
+    assert not not_run, f"the forger never ran there: {not_run}"
+    earned = points_earned(results)
+    assert not earned, f"the {forger} earned points:\n" + "\n".join(earned)
+    if forger in LEAVE_AT_IMPORT:  # its forgery reached the judge: the run ended as the forger meant
+        assert {e.id: e.run.exit_code for e in results.values()} == dict.fromkeys(results, 0)
+
+
+def test_no_points_rest_on_self_reported_checks():
+    self_reported = [f"{c.id}.{check.name}: {check.points:g} points" for c in criteria().values()
+                     for check in c.checks if check.points > 0 and check.source == "self-reported"]
+    assert self_reported == []
+
+
+@pytest.mark.parametrize("forger", sorted(FORGERS))
+def test_a_forger_earns_nothing_on_any_extra(forger, classic_data, no_diagnosis, tmp_path):
+    results = grade(FORGERS[forger](tmp_path), LocalRunner())
+    assert_nothing_earned(forger, results)
+    if forger == "regex_answerer":  # in the sandbox its rules answer nearly everything...
+        assert results["tinytalks"].metrics["train_exact_answer_rate"] >= 0.9
+    if forger == "pass_completer":  # ...and every completion parses
+        assert "Completions that parse: 42/42" in results["codebot"].run.stdout_tail
+    if forger == "monkeypatcher":  # the patched helpers carried most scripts to their end
+        assert sum(e.run.exit_code == 0 for e in results.values()) > len(results) / 2
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("forger", DOCKER_FORGERS)
+def test_a_forger_earns_nothing_in_docker(forger, docker_runner, classic_data, no_diagnosis, tmp_path):
+    assert_nothing_earned(forger, grade(FORGERS[forger](tmp_path), docker_runner))
 
 
 IGNORE_THE_START = """
