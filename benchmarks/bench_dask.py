@@ -37,9 +37,11 @@ from harness.pipeline import run_checks  # noqa: E402
 from harness.runners.local import LocalRunner  # noqa: E402
 
 
-def start_cluster(root: Path) -> tuple[str, list[subprocess.Popen]]:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "HARNESS_WORKER_BACKENDS": "local",
-           "HARNESS_WORKER_DIR": str(root / "worker")}
+def start_cluster(root: Path, workers: int = 1, threads: int = 2,
+                  resources: str = "CPU=2,MEMORY=4e9") -> tuple[str, list[subprocess.Popen]]:
+    """A scheduler and ``workers`` local-backend workers on 127.0.0.1; (address, processes)."""
+    root.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HARNESS_WORKER_BACKENDS": "local"}
     file = root / "scheduler.json"
     log = open(root / "cluster.log", "wb")  # noqa: SIM115
     procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
@@ -51,13 +53,16 @@ def start_cluster(root: Path) -> tuple[str, list[subprocess.Popen]]:
             raise RuntimeError("the scheduler did not start")
         time.sleep(0.05)
     address = json.loads(file.read_text())["address"]
-    procs.append(subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--no-nanny",
-                                   "--nthreads", "2", "--resources", "CPU=2,MEMORY=4e9", "--no-dashboard"],
-                                  env=env, stdout=log, stderr=subprocess.STDOUT))
+    for i in range(workers):
+        procs.append(subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address,
+                                       "--no-nanny", "--nthreads", str(threads), "--resources", resources,
+                                       "--no-dashboard"],
+                                      env={**env, "HARNESS_WORKER_DIR": str(root / f"worker-{i}")},
+                                      stdout=log, stderr=subprocess.STDOUT))
     from distributed import Client
 
     with Client(address, timeout=30) as client:
-        client.wait_for_workers(1, timeout=60)
+        client.wait_for_workers(workers, timeout=60)
     return address, procs
 
 

@@ -170,13 +170,28 @@ def materialize(kind: str, digest: str, data: bytes, *, subdir: tuple[str, ...],
             raise WorkerRefused(f"the {kind} arrived with tree hash {got}, expected {digest}")
         try:
             os.rename(staging, target)
-        except OSError:  # another thread of this worker got there first: same content
-            if not (target / subdir).is_dir():
-                raise
+        except OSError:  # the content is here already (another thread, or the same package of
+            # another student under its own name): add this name's copy beside it
+            _move_into(staging / subdir, target, subdir)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return target / subdir
+
+
+def _move_into(source: Path, target: Path, subdir: Path) -> None:
+    """Move ``source`` to ``target / subdir``, making the missing parents readable (0755); a copy
+    that another thread put there first is as good."""
+    for parent in reversed((target / subdir).parents):
+        if not parent.is_relative_to(target) or parent.is_dir():
+            continue
+        parent.mkdir(exist_ok=True)
+        parent.chmod(0o755)
+    try:
+        os.rename(source, target / subdir)
+    except OSError:
+        if not (target / subdir).is_dir():
+            raise
 
 
 def run_job(spec: dict, package: bytes, extras: bytes) -> dict:

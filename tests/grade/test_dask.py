@@ -283,6 +283,38 @@ def test_a_worker_refuses_a_package_whose_bytes_do_not_match_its_hash(tmp_path, 
         dask_worker.materialize("packages", tree_hash(package), data, subdir=("..", "tinytorch"), cap=1 << 20)
 
 
+def test_two_students_with_the_same_package_each_get_their_copy_on_a_worker(tmp_path, monkeypatch):
+    """Identical packages (two untouched starters) share a digest; each student's run still sees
+    its own <name>/tinytorch, also when both arrive on two threads at once."""
+    from harness.executors import dask_worker
+
+    monkeypatch.setenv(dask_worker.WORKER_DIR_ENV, str(tmp_path / "worker"))
+    package = tmp_path / "tinytorch"
+    (package / "core").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "core" / "tensor.py").write_text("VALUE = 1\n")
+    data, digest = pack_tree(package, cap_bytes=1 << 20), tree_hash(package)
+    results, errors = {}, []
+
+    def unpack(name):
+        try:
+            results[name] = dask_worker.materialize("packages", digest, data, subdir=(name, "tinytorch"),
+                                                    cap=1 << 20)
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=unpack, args=(name,)) for name in ("alice", "bob", "carol", "alice")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    for name in ("alice", "bob", "carol"):
+        copy = results[name]
+        assert copy.parent.name == name and (copy / "core" / "tensor.py").read_text() == "VALUE = 1\n"
+        assert copy.parent.stat().st_mode & 0o777 == 0o755 and tree_hash(copy) == digest
+
+
 def _containers_by_worker(workers: list[subprocess.Popen]) -> dict[int, list[str]]:
     """Job ids of the harness containers that each worker process (by pid) has running now."""
     import docker
