@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from harness import calibrate
 from harness.evidence import EvidenceProblem
 from harness.evidence import diagnosis as dx
 from harness.evidence.arrays import load_evidence, write_inputs
@@ -29,6 +30,13 @@ from harness.runners.base import Budget, Job, Runner, RunResult
 
 DIAGNOSED = ("failed", "crashed", "timeout", "out_of_memory")
 BUDGET = Budget(wall_seconds=60, memory_mib=1024, cpus=1, pids=64, out_mib=16)
+BUDGET_MACHINE = "project-2core"  # BUDGET's wall time is stated there, scaled to this machine's speed
+
+
+def _scaled(budget: Budget) -> Budget:
+    """``budget`` with its wall time scaled from BUDGET_MACHINE to this machine (harness calibrate)."""
+    wall = calibrate.scale_wall(budget.wall_seconds, BUDGET_MACHINE, calibrate.current())
+    return dataclasses.replace(budget, wall_seconds=wall.seconds)
 
 
 def _model(found: dx.Diagnosis) -> Diagnosis:
@@ -76,7 +84,7 @@ def run_diagnosis(runner: Runner, job: Job, requires: list[str], script: str) ->
     inputs = write_inputs(public)
     probe = Job(job_id=f"{job.job_id}#diagnosis", criterion_id=job.criterion_id, script=dx.SCRIPT,
                 extras_dir=job.extras_dir, submission_dir=job.submission_dir,
-                args=("--components", ",".join(names)), budget=BUDGET, inputs=inputs, seed=job.seed,
+                args=("--components", ",".join(names)), budget=_scaled(BUDGET), inputs=inputs, seed=job.seed,
                 profile=job.profile)
     run: RunResult | None = None
     try:

@@ -156,3 +156,14 @@ def test_a_non_finite_self_reported_metric_says_what_was_tried(tmp_path):
     assert parsed.metric_problems["loss_ratio"] == ("metric loss_ratio is nan (not a finite number): "
                                                     "the loss became nan at step 3")
     assert "the script recorded no cause" in parsed.metric_problems["first_layer_grad_norm"]
+
+
+def test_the_diagnosis_budget_is_scaled_to_this_machine(monkeypatch):
+    """Its 60 s are stated on the project's reference machine, like any reference_machine budget."""
+    from harness import diagnose
+
+    monkeypatch.setenv("HARNESS_SPEED_FACTOR", "2.5")
+    assert diagnose._scaled(diagnose.BUDGET).wall_seconds == pytest.approx(150)
+    monkeypatch.setenv("HARNESS_SPEED_FACTOR", "0.5")
+    scaled = diagnose._scaled(diagnose.BUDGET)
+    assert scaled.wall_seconds == pytest.approx(30) and scaled.memory_mib == diagnose.BUDGET.memory_mib
