@@ -453,3 +453,18 @@ def test_a_failing_extra_is_diagnosed_through_the_cluster_too(cluster, tmp_path)
     assert extra["diagnosis"]["component"] == "tinytorch.core.activations.Tanh"
     assert extra["diagnosis"]["summary"].startswith(
         "`tinytorch.core.activations.Tanh`: backward gives no gradient")
+
+
+def test_the_pytest_plugin_runs_its_items_through_the_cluster(fake_class, cluster, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    command = [sys.executable, "-m", "pytest", "-p", "harness.pytest_plugin", "-p", "no:cacheprovider",
+               "--harness", str(fake_class["criteria"]), "--harness-backend", "local",
+               "--harness-tinytorch", str(fake_class["submissions"] / "correct"),
+               "--harness-extras-dir", str(fake_class["extras"]), "--harness-profile", "quick",
+               "--harness-dask-scheduler", cluster.address, "-q"]
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr + cluster.log()
+    assert "2 passed" in done.stdout
+    assert sorted(marker_lines(fake_class)) == ["correct conv_train", "correct grad_check"]
+    # the runs happened on the workers: they unpacked the package they ran
+    assert list(cluster.root.glob("worker-*/*/packages/*/correct/tinytorch"))
