@@ -193,9 +193,13 @@ def greedy_decode(logits_of: Callable[[np.ndarray], np.ndarray], prompts, stop: 
 
 # --- the graded tasks, shared with the host (harness/evidence/language.py loads this module) ---
 
+# Quick profiles of tinytalks and codebot train ONE block: the course's backward recurses once per
+# path through the graph, so each residual block multiplies a step's cost (~0.06 s for one block,
+# ~0.45 s for two at 16 x 64 characters, one core). text_generation and generation_opts keep two
+# blocks in quick, so the host still checks a stack of blocks against its numpy rebuild.
 TINYTALKS_CONFIG = {  # the model and training of extras/01_tinytalks.py, per profile
     "full": dict(embed_dim=64, num_layers=2, num_heads=4, seq_len=64, batch_size=32, steps=1200, lr=3e-3),
-    "quick": dict(embed_dim=48, num_layers=2, num_heads=4, seq_len=64, batch_size=16, steps=400, lr=5e-3),
+    "quick": dict(embed_dim=48, num_layers=1, num_heads=4, seq_len=64, batch_size=16, steps=600, lr=5e-3),
 }
 TEXTGEN_CONFIG = {  # the model and training of extras/01_vaswani_generation.py
     "full": dict(embed_dim=64, num_layers=2, num_heads=4, seq_len=64, batch_size=32, steps=800, lr=3e-3),
@@ -223,7 +227,7 @@ TINYTALKS_CONTEXT = "Q: how are you?\nA: i am fine, thank you.\n"  # one known e
 MAX_ANSWER_CHARS = 32
 CODEBOT_CONFIG = {  # the model and training of extras/02_vaswani_dialogue.py, per profile
     "full": dict(embed_dim=64, num_layers=2, num_heads=4, seq_len=96, batch_size=32, steps=1000, lr=3e-3),
-    "quick": dict(embed_dim=48, num_layers=2, num_heads=4, seq_len=64, batch_size=16, steps=400, lr=5e-3),
+    "quick": dict(embed_dim=48, num_layers=1, num_heads=4, seq_len=64, batch_size=16, steps=800, lr=5e-3),
 }
 CODEBOT_DIR = Path(__file__).resolve().parents[1] / "data" / "codebot"
 MAX_COMPLETION_CHARS = 160

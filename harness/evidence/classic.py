@@ -361,6 +361,12 @@ def lenet_forward(w: Arrays, x: np.ndarray) -> np.ndarray:
     return ref.linear(h, w["fc2.weight"], w["fc2.bias"])
 
 
+# The training images the host picks for each run (extras/02_lecun_cifar10.py FULL/QUICK train_size):
+# sized for a Conv2d with Python loops (the course's, ~1.2 s of CPU per image and training step).
+CIFAR_TRAIN_IMAGES = {"full": 1000, "quick": 32}
+CIFAR_LOSS_IMAGES = 500  # of those, the images the host measures the loss on (start vs trained)
+
+
 def prepare_cifar(rng: np.random.Generator, profile: str) -> Prepared:
     init = {}
     init["conv1.weight"], init["conv1.bias"] = conv_init(rng, 16, 3, 3)
@@ -368,8 +374,10 @@ def prepare_cifar(rng: np.random.Generator, profile: str) -> Prepared:
     init["fc1.weight"], init["fc1.bias"] = linear_init(rng, 32 * 6 * 6, 128)
     init["fc2.weight"], init["fc2.bias"] = linear_init(rng, 128, 10)
     probe = PROBES["conv_pool_cross_entropy"].draw(rng)
-    public = _public(probe, init, rng.normal(0, 1, (8, 3, 32, 32)).astype(np.float32))
-    sample = rng.choice(50000, 500, replace=False)
+    train = np.sort(rng.choice(50000, CIFAR_TRAIN_IMAGES[profile], replace=False)).astype(np.int64)
+    public = _public(probe, init, rng.normal(0, 1, (8, 3, 32, 32)).astype(np.float32),
+                     **{"train.indices": train})
+    sample = rng.choice(train, min(CIFAR_LOSS_IMAGES, len(train)), replace=False)
     return Prepared(public, {"init": init, "probe": probe, "loss_sample": sample})
 
 

@@ -4,7 +4,8 @@ The package is tests/fixtures/course_tinytorch (the course's API and behaviour, 
 autograd patched in by `enable_autograd()`, numpy `.grad`, a loop-based `Conv2d`. Each broken copy
 below changes one place of it. Every run is the quick profile on the local backend; on this
 project's 2-core machines the fixture takes about 0.5 s (perceptron), 0.6 s (xor_crisis), 1.2 s
-(mnist_mlp) and 4-6 s (cifar10_cnn) per run, far inside the quick budgets (60, 60, 180, 400 s).
+(mnist_mlp) and 1-2 s (cifar10_cnn) per run, far inside the quick budgets (60, 60, 180, 400 s),
+which are sized for the course's own loop-based solution (~12 s and ~120 s of CPU for the last two).
 """
 
 from __future__ import annotations
@@ -68,11 +69,13 @@ def test_mnist_mlp_passes_on_the_course_package(run_extra, classic_data):
 def test_cifar10_cnn_passes_on_the_course_package(run_extra, classic_data):
     result = run_extra("cifar10_cnn", COURSE)
     checks = passes(result)
-    assert 0.28 <= checks["test_accuracy"].value <= 0.45  # 0.31-0.34; the quick rule is 0.25
+    # 32 training images x 3 epochs: 0.13-0.23 (seeds 1-12, 1337); the quick rule is 0.12, chance 0.10
+    assert 0.12 <= checks["test_accuracy"].value <= 0.35
+    assert checks["loss_decreases"].value < 0.6  # host loss on the 32 images: 0.16-0.43; the rule is 0.75
     assert checks["backward_numerics"].value < 1e-5  # the loop-based Conv2d agrees with numpy (~1e-7)
-    assert checks["every_layer_moves"].value > 0.03  # conv1 0.068-0.084; the rule is 0.01
-    # the loop-based Conv2d is slower than the reference's, but a quick run takes 4-6 s here
-    # (10 s while the script still predicted the 10,000 test images itself): far inside 400 s
+    assert checks["every_layer_moves"].value > 0.02  # conv1 0.031-0.045; the rule is 0.01
+    # the loop-based Conv2d is slower than the reference's, but a quick run takes 1-2 s here (the
+    # course's own scalar loops take ~120 s of CPU): far inside 400 s
     assert result.run.wall_seconds < 120, result.run.wall_seconds
 
 

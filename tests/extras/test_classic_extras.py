@@ -35,5 +35,5 @@ def test_cifar10_cnn_quick_passes_and_is_scored_on_the_host(run_extra, classic_d
     extra = run_extra("cifar10_cnn")
     metrics = passed(extra)
     check = next(c for c in extra.checks if c.name == "test_accuracy")
-    assert check.rule == ">= 0.250" and 0.25 <= check.value < 0.9
+    assert check.rule == ">= 0.120" and 0.12 <= check.value < 0.9
     assert metrics["weight_change_conv1"] > 0.01 and metrics["first_layer_grad_norm"] > 0

@@ -460,19 +460,6 @@ def test_the_extras_import_reader_sees_what_it_must(tmp_path):
                      ["tinytorch.core.tensor"], reader.module_paths) == set()
 
 
-# Gaps found when this test was written (issue 14), reported rather than fixed here (criteria/ is
-# not this change's): ``_harness.course.no_grad()`` imports ``tinytorch.core.autograd``, which these
-# criteria's requires lack. The course's packages import autograd from tinytorch/__init__.py, so
-# their closures hold it anyway; a package with a light __init__ whose required modules do not
-# import autograd would keep a cached result after an edit of autograd.py alone. Add
-# tinytorch.core.autograd to their requires, then empty this table: the test compares exactly, so
-# it fails for a new gap and for a fixed one still listed.
-KNOWN_GAPS: dict[str, set[str]] = {
-    crit_id: {"tinytorch.core.autograd"}
-    for crit_id in ("baseline_profile", "cifar10_cnn", "compression", "generation_opts", "mnist_mlp")
-}
-
-
 def test_every_extra_imports_only_what_its_requires_covers():
     criteria = load_all(REPO / "criteria")
     reader = ExtrasImports()
@@ -485,7 +472,7 @@ def test_every_extra_imports_only_what_its_requires_covers():
         if dynamic:
             unresolved[crit.id] = dynamic
     assert not unresolved, f"imports the test cannot follow: {unresolved}"
-    assert gaps == KNOWN_GAPS, "modules an extra imports that its criterion's requires lacks: " + "; ".join(
+    assert gaps == {}, "modules an extra imports that its criterion's requires lacks: " + "; ".join(
         f"{cid}: {', '.join(sorted(names))}" for cid, names in sorted(gaps.items()))
 
 
