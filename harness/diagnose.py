@@ -24,7 +24,6 @@ from harness.evidence.arrays import load_evidence, write_inputs
 from harness.evidence.secrets import active_secrets
 from harness.judging.outfiles import remove_tree
 from harness.judging.verdicts import printable
-from harness.provenance import tree_hash
 from harness.report.model import Diagnosis, ExtraResult
 from harness.runners.base import Budget, Job, Runner, RunResult
 
@@ -71,15 +70,16 @@ def _script_text(extras_dir: Path, script: str) -> str:
     return text
 
 
-def run_diagnosis(runner: Runner, job: Job, requires: list[str], script: str) -> dx.Diagnosis:
-    """Probe the components behind ``requires`` in ``job``'s submission; never raises for the student."""
+def run_diagnosis(runner: Runner, job: Job, requires: list[str], script: str,
+                  package_hash: str) -> dx.Diagnosis:
+    """Probe the components behind ``requires`` in ``job``'s submission (its package hashed as
+    ``package_hash``, which seeds the probes); never raises for the student."""
     names = dx.components_for(requires)
     if not names:
         return dx.unavailable("this extra depends on no course component the grader can probe")
     used = dx.used_by(_script_text(Path(job.extras_dir), script), names, requires)
-    package = tree_hash(Path(job.submission_dir) / "tinytorch")
     rng = np.random.default_rng(active_secrets().run_seed(job.criterion_id, "diagnosis", job.profile,
-                                                          package, str(job.seed)))
+                                                          package_hash, str(job.seed)))
     public, drawn = dx.prepare(rng, names)
     inputs = write_inputs(public)
     probe = Job(job_id=f"{job.job_id}#diagnosis", criterion_id=job.criterion_id, script=dx.SCRIPT,
@@ -111,7 +111,8 @@ def run_diagnosis(runner: Runner, job: Job, requires: list[str], script: str) ->
             remove_tree(run.out_dir)
 
 
-def attach(runner: Runner, job: Job, requires: list[str], script: str, result: ExtraResult) -> ExtraResult:
+def attach(runner: Runner, job: Job, requires: list[str], script: str, result: ExtraResult,
+           package_hash: str) -> ExtraResult:
     """``result`` with its diagnosis when it did not pass (unchanged otherwise)."""
     if result.verdict not in DIAGNOSED:
         return result
@@ -120,5 +121,6 @@ def attach(runner: Runner, job: Job, requires: list[str], script: str, result: E
         found = Diagnosis(component=direct.component, faulty=[direct.component],
                           summary=printable(f"`{direct.component}`: {direct.name} failed: {direct.reason}"))
         return result.model_copy(update={"diagnosis": found})
-    found = run_diagnosis(runner, dataclasses.replace(job, inputs=None, datasets=()), requires, script)
+    found = run_diagnosis(runner, dataclasses.replace(job, inputs=None, datasets=()), requires, script,
+                          package_hash)
     return result.model_copy(update={"diagnosis": _model(found)})

@@ -160,7 +160,8 @@ class Engine:
         first = self._attempt(task, job)
         result = stochastic.settle(crit, profile, job.seed, first,
                                    lambda seed: self._attempt(task, dataclasses.replace(job, seed=seed)))
-        return diagnose.attach(self.runner, job, crit.requires, crit.script, result)  # "why did I fail?"
+        return diagnose.attach(self.runner, job, crit.requires, crit.script, result,  # "why did I fail?"
+                               task.submission.hash)
 
     def _attempt(self, task: Task, job: Job) -> ExtraResult:
         """One run of ``job`` (with its seed's evidence inputs, drawn here and removed after), judged."""

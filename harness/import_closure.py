@@ -25,7 +25,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from harness.provenance import _IGNORED_DIRS, combined_hash, file_hash, tree_hash
+from harness.provenance import IGNORED_DIRS, combined_hash, file_hash, tree_hash
 
 # Modules whose import alone means the file may import by name at runtime.
 _DYNAMIC_MODULES = {"importlib", "pkgutil", "runpy", "imp", "zipimport", "builtins"}
@@ -186,14 +186,14 @@ class PackageImports:
         for entry in folder.iterdir():
             if entry.name.endswith(".py") and entry.name != "__init__.py":
                 names.add(f"{module}.{entry.name[:-3]}")
-            elif entry.is_dir() and entry.name not in _IGNORED_DIRS:
+            elif entry.is_dir() and entry.name not in IGNORED_DIRS:
                 names.add(f"{module}.{entry.name}")
         return names
 
 
 def _only_python(package: Path) -> bool:
     for directory, dirnames, filenames in os.walk(package):
-        dirnames[:] = [d for d in dirnames if d not in _IGNORED_DIRS]
+        dirnames[:] = [d for d in dirnames if d not in IGNORED_DIRS]
         for name in dirnames:
             if (Path(directory) / name).is_symlink():
                 return False

@@ -10,7 +10,7 @@ from pathlib import Path
 from harness.report.model import Machine
 from harness.scheduler import machine_memory_mib
 
-_IGNORED_DIRS = {"__pycache__", ".git", ".pytest_cache", ".ipynb_checkpoints"}
+IGNORED_DIRS = {"__pycache__", ".git", ".pytest_cache", ".ipynb_checkpoints"}
 
 
 def sha256_file(path: Path) -> str:
@@ -60,7 +60,7 @@ def tree_hash(root: Path) -> str:
     root = Path(root)
     entries: dict[str, str] = {}
     for directory, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d not in _IGNORED_DIRS]
+        dirnames[:] = [d for d in dirnames if d not in IGNORED_DIRS]
         for filename in filenames:
             if filename.endswith((".pyc", ".pyo")):
                 continue

@@ -35,7 +35,7 @@ from .timed import decode_speedup, seal_decoding
 CONSISTENCY_TOLERANCE = 1e-3  # float32 package vs float64 numpy: ~1e-6 measured on the reference
 
 
-def _rebuilt(evidence: Arrays, num_heads: int, prepared: Prepared, prefix: str = "weights.",
+def rebuilt_gpt(evidence: Arrays, num_heads: int, prepared: Prepared, prefix: str = "weights.",
              tokens_name: str = "consistency.x", out_name: str = "consistency.out") -> NumpyGPT:
     """The run's GPT from ``evidence[prefix + name]``, checked against the run's own logits
     (``out_name``) on the host's tokens (``tokens_name``)."""
@@ -98,7 +98,7 @@ def score_tinytalks(evidence: Arrays, prepared: Prepared, profile: str) -> dict[
     cfg = lm.TINYTALKS_CONFIG[profile]
 
     def compute() -> dict[str, HostValue]:
-        gpt = _rebuilt(evidence, cfg["num_heads"], prepared)
+        gpt = rebuilt_gpt(evidence, cfg["num_heads"], prepared)
         vocab, seq_len = lm.tinytalks_vocab(), cfg["seq_len"]
         test, train = lm.tinytalks_pairs("test"), lm.tinytalks_pairs("train")
         key = _answer_key()
@@ -134,7 +134,7 @@ def score_codebot(evidence: Arrays, prepared: Prepared, profile: str) -> dict[st
     cfg = lm.CODEBOT_CONFIG[profile]
 
     def compute() -> dict[str, HostValue]:
-        gpt = _rebuilt(evidence, cfg["num_heads"], prepared)
+        gpt = rebuilt_gpt(evidence, cfg["num_heads"], prepared)
         vocab, seq_len = lm.codebot_vocab(), cfg["seq_len"]
         val_x, val_y = lm.tiled_windows(vocab.encode("\n".join(lm.codebot_functions("val"))), seq_len)
         programs = lm.codebot_programs(gpt.logits, lm.codebot_functions("test"), vocab, seq_len)
@@ -225,7 +225,7 @@ def score_text_generation(evidence: Arrays, prepared: Prepared, profile: str) ->
     leaks = not isinstance(moved, float) or not moved <= CAUSAL_RESPONSE
 
     def compute() -> dict[str, HostValue]:
-        gpt = _rebuilt(evidence, cfg["num_heads"], prepared)
+        gpt = rebuilt_gpt(evidence, cfg["num_heads"], prepared)
         train_ids = vocab.encode(lm.tinytalks_text("train"))
         windows = np.random.default_rng(prepared.private["train_seed"])
         fit_x, fit_y = lm.random_windows(train_ids, 64, seq_len, windows)
@@ -268,7 +268,7 @@ def score_quickdemo(evidence: Arrays, prepared: Prepared, profile: str) -> dict[
 
     def compute() -> dict[str, HostValue]:
         val_x, val_y = lm.tiled_windows(vocab.encode(lm.tinytalks_text("val")), seq_len)
-        final = lm.mean_nll(_rebuilt(evidence, cfg["num_heads"], prepared).logits(val_x), val_y)
+        final = lm.mean_nll(rebuilt_gpt(evidence, cfg["num_heads"], prepared).logits(val_x), val_y)
         initial_weights = {k[len("initial."):]: v for k, v in evidence.items() if k.startswith("initial.")}
         if not initial_weights:
             raise EvidenceProblem("the run exported no initial weights (evidence/initial.*)")
@@ -314,7 +314,7 @@ def _sampler_checks(evidence: Arrays, prepared: Prepared) -> dict[str, HostValue
     """generate()'s draws at T and its near-greedy run, against the host's own sampler logits."""
     lm = helper("lm")
     context = prepared.public["sampler.context"]
-    gpt = _rebuilt(evidence, lm.GENOPTS_SAMPLER["num_heads"], prepared, prefix="sampler.weights.",
+    gpt = rebuilt_gpt(evidence, lm.GENOPTS_SAMPLER["num_heads"], prepared, prefix="sampler.weights.",
                    tokens_name="sampler.consistency.x", out_name="sampler.consistency.out")
     out: dict[str, HostValue] = {}
     draws = evidence.get("sampler.draws")
@@ -341,7 +341,7 @@ def score_generation_opts(evidence: Arrays, prepared: Prepared, profile: str) ->
     cfg = lm.GENOPTS_CONFIG[profile]
 
     def exactness() -> dict[str, HostValue]:
-        gpt = _rebuilt(evidence, cfg["num_heads"], prepared)
+        gpt = rebuilt_gpt(evidence, cfg["num_heads"], prepared)
         cached = evidence.get("kv.cached")
         tokens = prepared.public["kv.tokens"]
         if cached is None or cached.shape != (len(tokens), cfg["vocab_size"]):
@@ -366,7 +366,7 @@ def timed_generation_opts(evidence: Arrays, prepared: Prepared, profile: str,
     cfg = lm.GENOPTS_CONFIG[profile]
 
     def compute() -> dict[str, HostValue]:
-        gpt = _rebuilt(evidence, cfg["num_heads"], prepared)
+        gpt = rebuilt_gpt(evidence, cfg["num_heads"], prepared)
         new_tokens = cfg["new_tokens"] - helper("decode_timing").SUFFIX
         value, note = decode_speedup(evidence, prepared.sealed, timings, new_tokens, gpt.logits)
         return {"kv_speedup": Measured(value, note)}

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import EvidenceProblem
 from .kit import Arrays, HostValue, Kit, Measured, Prepared, Timings, weights_or_problem
-from .language import _rebuilt
+from .language import rebuilt_gpt
 from .numpy_ref import linear, relative_error
 from .shipped import helper
 from .timed import answered, decode_speedup, seal_decoding
@@ -118,7 +118,7 @@ def timed(evidence: Arrays, prepared: Prepared, profile: str, timings: Timings) 
                              ("latency_ratio",))
 
     def speedup() -> dict[str, HostValue]:
-        gpt = _rebuilt(evidence, cfg["num_heads"], prepared, prefix="kv.weights.",
+        gpt = rebuilt_gpt(evidence, cfg["num_heads"], prepared, prefix="kv.weights.",
                        tokens_name="kv.consistency.x", out_name="kv.consistency.out")
         sealed = {name: phase for name, phase in prepared.sealed.items() if name.startswith("decode.")}
         value, note = decode_speedup(evidence, sealed, timings, cfg["new_tokens"], gpt.logits)

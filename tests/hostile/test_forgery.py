@@ -43,7 +43,8 @@ DOCKER_FORGERS = ("empty_claimer", "monkeypatcher")
 
 @pytest.fixture
 def no_diagnosis(monkeypatch):
-    monkeypatch.setattr("harness.diagnose.attach", lambda runner, job, requires, script, result: result)
+    monkeypatch.setattr("harness.diagnose.attach",
+                        lambda runner, job, requires, script, result, package_hash: result)
 
 
 def grade(root: Path, runner) -> dict[str, ExtraResult]:
