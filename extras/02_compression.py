@@ -34,6 +34,7 @@ from _harness.common import parse_args, seed_everything, to_numpy
 from _harness.course import course_name, no_grad
 from _harness.data import load_mnist
 from _harness.mlp import LayerMLP
+from _harness.sizes import size_ratio
 
 CONFIG = {
     "full": dict(train_images=20000, epochs=5, hidden=(128, 64)),
@@ -108,22 +109,10 @@ def quantized(model: LayerMLP, Linear) -> LayerMLP:
     return model
 
 
-def is_byte_code(values: np.ndarray) -> bool:
-    """True when every value is an integer that fits one byte (int8 or uint8 range)."""
-    if values.dtype.itemsize == 1:
-        return True
-    low, high = values.min(), values.max()
-    fits = -128 <= low and high <= 127 or 0 <= low and high <= 255
-    return bool(fits and np.all(values == np.round(values)))
-
-
 def int8_size_ratio(model: LayerMLP, float_values: int) -> float:
-    """Bytes the layers' parameters() need (1 per value of an array of one-byte codes, the item
-    size for any other value, 4 per float value they do not hold) over 4 bytes per float value."""
-    arrays = [a for layer in model.layers for a in map(to_numpy, layer.parameters()) if a.size]
-    held = sum(a.size if is_byte_code(a) else a.nbytes for a in arrays)
-    missing = max(0, float_values - sum(a.size for a in arrays))
-    return (held + 4 * missing) / (4 * float_values)
+    """Bytes the layers' parameters() need over 4 bytes per float value (_harness/sizes.py)."""
+    arrays = [(a, a.dtype.itemsize) for layer in model.layers for a in map(to_numpy, layer.parameters())]
+    return size_ratio(arrays, float_values)
 
 
 def export_quantized(model: LayerMLP) -> None:

@@ -33,6 +33,7 @@ from .kit import (
     weights_or_problem,
 )
 from .probes import PROBES
+from .shipped import helper
 
 WEIGHT_METRICS = ("test_accuracy", "heldout_accuracy", "train_accuracy", "mlp_accuracy", "loss_ratio",
                   "min_weight_change", "first_layer_weight_change", "init_correlation")
@@ -525,15 +526,6 @@ def _int8(evidence: Arrays, trained: Arrays, prepared: Prepared) -> dict[str, Ho
             "int8_accuracy_drop": 100 * (_accuracy(reference, labels) - _accuracy(outputs, labels))}
 
 
-def _is_byte_code(values: np.ndarray, itemsize: int) -> bool:
-    """Every value an integer that fits one byte (int8 or uint8 range), or stored in one byte."""
-    if itemsize == 1:
-        return True
-    low, high = values.min(), values.max()
-    fits = -128 <= low and high <= 127 or 0 <= low and high <= 255
-    return bool(fits and np.all(values == np.round(values)))
-
-
 def _held(evidence: Arrays, layer: int) -> list[tuple[np.ndarray, int]]:
     """(values, item size) of each array the quantized ``model.layers[layer]``'s parameters() hold."""
     held, i = [], 0
@@ -553,7 +545,7 @@ def _rebuilt_parameter(held: list[tuple[np.ndarray, int]], target: np.ndarray) -
             if candidate.size != target.size or (candidate.shape != target.shape and target.ndim != 1):
                 continue
             candidate = candidate.reshape(target.shape)
-            if not _is_byte_code(candidate, itemsize):
+            if not helper("sizes").is_byte_code(candidate, itemsize):
                 return candidate
             design = np.stack([candidate.ravel(), np.ones(candidate.size)], axis=1)
             coef, *_ = np.linalg.lstsq(design, target.ravel(), rcond=None)
@@ -586,12 +578,8 @@ def _int8_size(evidence: Arrays, trained: Arrays, prepared: Prepared) -> dict[st
                               "weights")
     arrays = [array for layer in layers for array in held[layer]]
     float_values = sum(v.size for v in trained.values())
-    held_values = sum(values.size for values, _ in arrays)
-    held_bytes = sum(values.size if _is_byte_code(values, itemsize) else values.size * itemsize
-                     for values, itemsize in arrays)
-    ratio = (held_bytes + 4 * max(0, float_values - held_values)) / (4 * float_values)
-    note = f"{held_bytes:,} bytes held for {float_values:,} float values"
-    return {"int8_size_ratio": Measured(ratio, note)}
+    note = f"{helper('sizes').held_bytes(arrays):,} bytes held for {float_values:,} float values"
+    return {"int8_size_ratio": Measured(helper("sizes").size_ratio(arrays, float_values), note)}
 
 
 KITS["compression"] = Kit("compression", COMPRESSION_METRICS, prepare_compression, score_compression)
